@@ -1,0 +1,36 @@
+#include "devices/buffer.hpp"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+namespace loom {
+
+buffer buffer::allocate(std::size_t size) {
+  constexpr std::size_t alignment = 64;
+  std::size_t rounded = (size + alignment - 1) / alignment * alignment;
+  void* memory = std::aligned_alloc(alignment, rounded == 0 ? alignment : rounded);
+  if (memory == nullptr) throw std::bad_alloc();
+  std::memset(memory, 0, size);
+  std::shared_ptr<void> owner(memory, [](void* p) { std::free(p); });
+  return buffer(std::move(owner), static_cast<std::byte*>(memory), size);
+}
+
+buffer buffer::adopt(std::byte* data, std::size_t size, std::function<void()> release) {
+  std::shared_ptr<void> owner(data, [release = std::move(release)](void*) {
+    if (release) release();
+  });
+  return buffer(std::move(owner), data, size);
+}
+
+buffer buffer::share(std::size_t offset, std::size_t size) const {
+  if (offset > size_ || size > size_ - offset)
+    throw std::out_of_range(fmt::format("buffer view [{}, {}) is outside a buffer of {} bytes",
+                                        offset, offset + size, size_));
+  return buffer(owner_, data_ + offset, size);
+}
+
+}  // namespace loom

@@ -1,0 +1,16 @@
+// The stage types every build has.
+#include "stages/registry.hpp"
+
+namespace loom {
+
+stage_spec synthetic_source_spec();
+stage_spec passthrough_spec();
+stage_spec null_sink_spec();
+
+void register_builtin_stages(stage_registry& registry) {
+  registry.add(synthetic_source_spec());
+  registry.add(passthrough_spec());
+  registry.add(null_sink_spec());
+}
+
+}  // namespace loom

@@ -1,0 +1,56 @@
+#include "stages/stage.hpp"
+
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+namespace loom {
+namespace {
+
+template <class Ports>
+std::optional<std::size_t> index_of(const Ports& ports, std::string_view name) {
+  for (std::size_t i = 0; i < ports.size(); ++i)
+    if (ports[i].name == name) return i;
+  return std::nullopt;
+}
+
+}  // namespace
+
+const param_spec* stage_spec::param(std::string_view key) const {
+  for (const auto& p : params)
+    if (p.key == key) return &p;
+  return nullptr;
+}
+
+std::optional<std::size_t> stage_spec::input_index(std::string_view port) const {
+  return index_of(inputs, port);
+}
+
+std::optional<std::size_t> stage_spec::output_index(std::string_view port) const {
+  return index_of(outputs, port);
+}
+
+stage_context::stage_context(std::string name, const stage_spec& spec, param_values values,
+                             std::string device, int replica)
+    : name_(std::move(name)), spec_(&spec), params_(std::move(values)),
+      device_(std::move(device)), replica_(replica), inputs_(spec.inputs.size()) {}
+
+const packet_ptr& stage_context::input_ptr(std::string_view port) const {
+  auto index = spec_->input_index(port);
+  if (!index)
+    throw std::out_of_range(fmt::format("stage '{}' ({}) has no input port '{}'", name_,
+                                        spec_->type, port));
+  const auto& p = inputs_[*index];
+  if (!p) throw std::logic_error(fmt::format("stage '{}': no packet on input '{}'", name_, port));
+  return p;
+}
+
+void stage_context::emit(std::string_view port, packet_ptr p) {
+  auto index = spec_->output_index(port);
+  if (!index)
+    throw std::out_of_range(fmt::format("stage '{}' ({}) has no output port '{}'", name_,
+                                        spec_->type, port));
+  emitted_.emplace_back(*index, std::move(p));
+}
+
+}  // namespace loom

@@ -1,0 +1,113 @@
+// The stage API: what a stage type declares (ports, parameters) and the three hooks an instance
+// implements. Stages are plain C++ on packets of tensors; they never see the actor runtime, so
+// a test drives one with a `stage_context` it builds itself.
+//
+// A stage type is declared once, without side effects, so `loom check` and `loom stages` need
+// no device. The runtime calls `open` once, `process` once per input set (for a source: again
+// and again until it calls `finish`), and `close` once, never from two threads at a time.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "devices/dtype.hpp"
+#include "stages/packet.hpp"
+#include "stages/params.hpp"
+
+namespace loom {
+
+// What a port carries, as far as it is known before anything runs.
+struct port_type {
+  std::optional<dtype> type;  // of the port's main tensor; none: any
+  std::optional<int> rank;    // none: any
+};
+
+struct port_spec {
+  std::string name;
+  std::string doc;
+  port_type accepts;  // inputs: what the port takes; outputs: what it produces when not inferred
+};
+
+class stage;
+class stage_context;
+
+struct stage_spec {
+  std::string type;
+  std::string summary;  // one line, for `loom stages`
+  std::string doc;      // prose and a TOML example, for `loom stages TYPE`
+  std::vector<port_spec> inputs;
+  std::vector<port_spec> outputs;
+  std::vector<param_spec> params;
+  std::function<std::unique_ptr<stage>()> make;
+  // Output types from the parameters and the input types, when they depend on them. Pure.
+  std::function<std::vector<port_type>(const param_values&, const std::vector<port_type>& inputs)> infer;
+
+  bool is_source() const { return inputs.empty(); }
+  bool is_sink() const { return outputs.empty(); }
+  const param_spec* param(std::string_view key) const;
+  std::optional<std::size_t> input_index(std::string_view port) const;
+  std::optional<std::size_t> output_index(std::string_view port) const;
+};
+
+class stage {
+ public:
+  virtual ~stage() = default;
+  virtual void open(stage_context&) {}
+  virtual void process(stage_context& ctx) = 0;
+  virtual void close(stage_context&) {}
+};
+
+class stage_context {
+ public:
+  stage_context(std::string name, const stage_spec& spec, param_values values,
+                std::string device = "cpu", int replica = 0);
+
+  const std::string& name() const { return name_; }
+  const stage_spec& spec() const { return *spec_; }
+  const param_values& params() const { return params_; }
+  const std::string& device() const { return device_; }
+  int replica() const { return replica_; }
+
+  // The packet on an input port for this call.
+  const packet& input(std::string_view port = "in") const { return *input_ptr(port); }
+  const packet_ptr& input_ptr(std::string_view port = "in") const;
+
+  void emit(std::string_view port, packet_ptr p);
+  void emit(std::string_view port, packet p) {
+    emit(port, std::make_shared<const packet>(std::move(p)));
+  }
+
+  // Sources: no more packets will come from this stage.
+  void finish() { finished_ = true; }
+  bool finished() const { return finished_; }
+  // Sources: nothing to emit yet; call `process` again after `delay` (pacing, polling).
+  void retry_after(std::chrono::microseconds delay) { retry_after_ = delay; }
+  // A stop was requested (SIGINT/SIGTERM): sources should finish.
+  bool stop_requested() const { return stop_requested_; }
+
+  // -- used by the runtime and by tests that drive a stage by hand --
+  void set_input(std::size_t index, packet_ptr p) { inputs_.at(index) = std::move(p); }
+  std::vector<std::pair<std::size_t, packet_ptr>>& emitted() { return emitted_; }
+  std::optional<std::chrono::microseconds> take_retry() { return std::exchange(retry_after_, {}); }
+  void request_stop() { stop_requested_ = true; }
+
+ private:
+  std::string name_;
+  const stage_spec* spec_;
+  param_values params_;
+  std::string device_;
+  int replica_;
+  std::vector<packet_ptr> inputs_;
+  std::vector<std::pair<std::size_t, packet_ptr>> emitted_;
+  std::optional<std::chrono::microseconds> retry_after_;
+  bool finished_ = false;
+  bool stop_requested_ = false;
+};
+
+}  // namespace loom
