@@ -1,8 +1,7 @@
-// Peer for the hop-throughput benchmark: the same source -> 3 relays -> sink shape written
-// directly on CAF 0.17 with unbounded mailboxes and no flow control.
+#include "raw_caf_chain.hpp"
+
 #include <caf/all.hpp>
 #include <chrono>
-#include <cstdio>
 #include <memory>
 #include <vector>
 
@@ -15,15 +14,16 @@ struct raw_packet {
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(raw_packet)
 
-int main(int argc, char** argv) {
-  std::uint64_t count = argc > 1 ? std::stoull(argv[1]) : 1000000;
+namespace loom::bench {
+
+double raw_caf_chain(std::uint64_t packets, std::size_t payload_bytes) {
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
   caf::scoped_actor self{sys};
-  auto sink = sys.spawn([count, waiter = caf::actor{self}](caf::event_based_actor* s) {
+  auto sink = sys.spawn([packets, waiter = caf::actor{self}](caf::event_based_actor* s) {
     auto received = std::make_shared<std::uint64_t>(0);
     return caf::behavior{[=](const raw_packet&) {
-      if (++*received == count) s->send(waiter, *received);
+      if (++*received == packets) s->send(waiter, *received);
     }};
   });
   caf::actor next = sink;
@@ -31,10 +31,14 @@ int main(int argc, char** argv) {
     next = sys.spawn([next](caf::event_based_actor* s) {
       return caf::behavior{[=](raw_packet& p) { s->send(next, std::move(p)); }};
     });
-  auto payload = std::make_shared<std::vector<unsigned char>>(16);
+  auto payload = std::make_shared<std::vector<unsigned char>>(payload_bytes);
   auto start = std::chrono::steady_clock::now();
-  for (std::uint64_t i = 0; i < count; ++i) self->send(next, raw_packet{payload, i});
+  auto source = sys.spawn([next, packets, payload](caf::event_based_actor* s) {
+    for (std::uint64_t i = 0; i < packets; ++i) s->send(next, raw_packet{payload, i});
+  });
   self->receive([](std::uint64_t) {});
-  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("%.0f\n", count / s);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return static_cast<double>(packets) / seconds;
 }
+
+}  // namespace loom::bench

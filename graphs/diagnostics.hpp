@@ -15,7 +15,8 @@ struct diagnostic {
 
 std::string format(const diagnostic& d);  // "FILE:LINE:COL: error: MESSAGE"
 
-// Sorted by file, line and column, duplicates removed.
+// Sorted by file, line and column (then message, so that the order is always the same),
+// duplicates removed.
 void sort_diagnostics(std::vector<diagnostic>& diagnostics);
 
 }  // namespace loom

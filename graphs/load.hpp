@@ -19,6 +19,8 @@ struct load_result {
 
 // `overrides` are "stage.param=value" strings from --set; the value is read as a TOML value
 // (`count=10`, `dtype="f32"`, `shape=[4,4]`), and a bare word is taken as a string.
+// Errors in an override (or in the value it sets) are placed at file "--set", line N for the
+// Nth override, column within its text: "--set:2:11: error: ...".
 // Plugins named in [plugins] are loaded into `registry` before stage types are checked.
 load_result load_graph(const std::string& path, const std::vector<std::string>& overrides,
                        stage_registry& registry);

@@ -1,0 +1,61 @@
+#include "actors/input_aligner.hpp"
+
+#include <algorithm>
+
+namespace loom {
+
+bool take_aligned(std::vector<input_port>& ports, input_set& set, std::uint64_t& unmatched) {
+  set.packets.resize(ports.size());
+  if (ports.size() == 1) {  // the common case, without the bookkeeping of alignment
+    const auto* head = ports[0].peek();
+    if (head == nullptr) return false;
+    set.ticket = head->ticket;
+    set.packets[0] = head->packet;
+    ports[0].pop();
+    return true;
+  }
+  std::vector<const link_message*> heads(ports.size());
+  for (;;) {
+    bool waiting = false, dead = false;
+    for (std::size_t i = 0; i < ports.size(); ++i) {
+      heads[i] = ports[i].peek();
+      if (heads[i] == nullptr) (ports[i].exhausted() ? dead : waiting) = true;
+    }
+    if (dead) {
+      // A port has ended: whatever waits on the others can never be completed.
+      bool discarded = false;
+      for (std::size_t i = 0; i < ports.size(); ++i)
+        if (heads[i] != nullptr) {
+          ports[i].pop();
+          ++unmatched;
+          discarded = true;
+        }
+      if (discarded) continue;
+      return false;
+    }
+    if (waiting) return false;
+    std::uint64_t newest = 0;
+    for (auto* h : heads) newest = std::max(newest, h->packet->sequence);
+    bool aligned = std::all_of(heads.begin(), heads.end(),
+                               [&](const link_message* h) { return h->packet->sequence == newest; });
+    if (aligned) {
+      set.ticket = heads.front()->ticket;
+      for (std::size_t i = 0; i < ports.size(); ++i) {
+        set.packets[i] = heads[i]->packet;
+        ports[i].pop();
+      }
+      return true;
+    }
+    for (std::size_t i = 0; i < ports.size(); ++i)
+      if (heads[i]->packet->sequence < newest) {
+        ports[i].pop();
+        ++unmatched;
+      }
+  }
+}
+
+bool all_exhausted(const std::vector<input_port>& ports) {
+  return std::all_of(ports.begin(), ports.end(), [](const input_port& p) { return p.exhausted(); });
+}
+
+}  // namespace loom

@@ -1,0 +1,24 @@
+// Gathers one input set for a stage with several input ports: the packets at the heads of all
+// ports with the same sequence number. A head older than the others can never be matched (its
+// partner was dropped or filtered upstream); it is discarded and counted as unmatched.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "actors/input_port.hpp"
+
+namespace loom {
+
+struct input_set {
+  std::vector<packet_ptr> packets;  // one per port
+  std::uint64_t ticket = 0;         // of the first port's message
+};
+
+// Fills `set` and returns true when a whole set is ready; `unmatched` counts discarded packets.
+bool take_aligned(std::vector<input_port>& ports, input_set& set, std::uint64_t& unmatched);
+
+// Every port is exhausted: no set will ever be ready again.
+bool all_exhausted(const std::vector<input_port>& ports);
+
+}  // namespace loom

@@ -1,0 +1,67 @@
+#include "actors/input_port.hpp"
+
+#include <algorithm>
+
+namespace loom {
+
+input_port::input_port(std::size_t lanes, std::size_t capacity, credit_fn return_credit)
+    : lanes_(lanes), credit_batch_(std::max<std::size_t>(1, capacity / 4)),
+      return_credit_(std::move(return_credit)) {}
+
+void input_port::push(std::size_t lane, link_message message) {
+  lanes_[lane].queue.push_back(std::move(message));
+}
+
+void input_port::end(std::size_t lane) { lanes_[lane].ended = true; }
+
+const link_message* input_port::peek() {
+  if (lanes_.size() == 1) {
+    auto& only = lanes_.front();
+    return only.queue.empty() ? nullptr : &only.queue.front();
+  }
+  // Skipping a ticket is only safe once its lane proves it is past it; a bounded walk, since
+  // every step advances next_ticket_ past a ticket that produced nothing.
+  for (;;) {
+    auto& lane = current();
+    if (lane.queue.empty()) {
+      if (!lane.ended) return nullptr;
+      if (exhausted()) return nullptr;
+      ++next_ticket_;
+      continue;
+    }
+    if (lane.queue.front().ticket > next_ticket_) {
+      ++next_ticket_;
+      continue;
+    }
+    return &lane.queue.front();
+  }
+}
+
+void input_port::pop() {
+  auto& lane = lanes_.size() == 1 ? lanes_.front() : current();
+  bool last = lane.queue.front().last;
+  lane.queue.pop_front();
+  if (lanes_.size() > 1 && last) ++next_ticket_;
+  if (++lane.consumed >= credit_batch_) {
+    auto index = static_cast<std::size_t>(&lane - lanes_.data());
+    return_credit_(index, std::exchange(lane.consumed, 0));
+  }
+}
+
+bool input_port::exhausted() const {
+  return std::all_of(lanes_.begin(), lanes_.end(),
+                     [](const lane_state& l) { return l.ended && l.queue.empty(); });
+}
+
+void input_port::flush_credit() {
+  for (std::size_t i = 0; i < lanes_.size(); ++i)
+    if (lanes_[i].consumed > 0) return_credit_(i, std::exchange(lanes_[i].consumed, 0));
+}
+
+std::size_t input_port::queued() const {
+  std::size_t n = 0;
+  for (const auto& l : lanes_) n += l.queue.size();
+  return n;
+}
+
+}  // namespace loom

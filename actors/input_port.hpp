@@ -1,0 +1,56 @@
+// The receiving end of one input port: one link from a single producer, or one link per
+// replica of a replicated producer ("lanes"). Each link holds at most `capacity` messages,
+// which is the credit its sender started with; consumed slots go back as credit in batches.
+//
+// Order across lanes: a dispatcher numbers packets with tickets and sends ticket t to replica
+// t % lanes; every replica handles its tickets in increasing order and stamps its outputs with
+// the ticket of the input they came from. So the next packet in source order is always at the
+// head of lane `next_ticket % lanes`: wait for it there, and when that lane shows a later
+// ticket (or has ended), ticket `next_ticket` produced nothing and is skipped.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <vector>
+
+#include "actors/link_sender.hpp"
+
+namespace loom {
+
+class input_port {
+ public:
+  using credit_fn = std::function<void(std::size_t lane, std::size_t credits)>;
+
+  input_port(std::size_t lanes, std::size_t capacity, credit_fn return_credit);
+
+  void push(std::size_t lane, link_message message);
+  void end(std::size_t lane);
+
+  // The next message in order, or null if it has not arrived yet.
+  const link_message* peek();
+  // Consumes what `peek` returned.
+  void pop();
+  // Every lane has ended and nothing is left to read.
+  bool exhausted() const;
+  // Returns the credit of consumed messages not yet given back.
+  void flush_credit();
+
+  std::size_t queued() const;
+
+ private:
+  struct lane_state {
+    std::deque<link_message> queue;
+    std::size_t consumed = 0;  // credit owed to the sender
+    bool ended = false;
+  };
+
+  lane_state& current() { return lanes_[next_ticket_ % lanes_.size()]; }
+
+  std::vector<lane_state> lanes_;
+  std::size_t credit_batch_;
+  credit_fn return_credit_;
+  std::uint64_t next_ticket_ = 0;
+};
+
+}  // namespace loom

@@ -1,0 +1,56 @@
+#include "actors/link_sender.hpp"
+
+namespace loom {
+
+link_sender::link_sender(std::size_t capacity, full_policy policy, send_fn send, eos_fn send_eos)
+    : capacity_(capacity), policy_(policy), send_(std::move(send)),
+      send_eos_(std::move(send_eos)), credit_(capacity) {}
+
+void link_sender::offer(link_message message) {
+  if (waiting_.empty() && credit_ > 0) {
+    --credit_;
+    ++sent_;
+    send_(std::move(message));
+    return;
+  }
+  switch (policy_) {
+    case full_policy::block:
+      waiting_.push_back(std::move(message));
+      break;
+    case full_policy::drop_newest:
+      ++dropped_;
+      break;
+    case full_policy::drop_oldest:
+      if (waiting_.size() >= capacity_) {
+        waiting_.pop_front();
+        ++dropped_;
+      }
+      waiting_.push_back(std::move(message));
+      break;
+  }
+}
+
+void link_sender::grant(std::size_t n) {
+  credit_ += n;
+  flush();
+}
+
+void link_sender::close() {
+  closed_ = true;
+  flush();
+}
+
+void link_sender::flush() {
+  while (!waiting_.empty() && credit_ > 0) {
+    --credit_;
+    ++sent_;
+    send_(std::move(waiting_.front()));
+    waiting_.pop_front();
+  }
+  if (closed_ && !eos_sent_ && waiting_.empty()) {
+    eos_sent_ = true;
+    send_eos_();
+  }
+}
+
+}  // namespace loom

@@ -1,0 +1,63 @@
+// The sending end of one link of a channel: credit-based, so nothing is sent without room at
+// the receiver. When there is no credit the edge's policy decides: `block` keeps the packet
+// and stalls its stage (backpressure), `drop_newest` drops it, `drop_oldest` keeps up to
+// `capacity` waiting packets and drops the oldest of them. Every drop is counted.
+//
+// Plain C++: the actor hands a `send` function that puts a message on the wire.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+
+#include "graphs/graph.hpp"
+#include "stages/packet.hpp"
+
+namespace loom {
+
+struct link_message {
+  std::uint64_t ticket = 0;  // order key across replicas (see input_port.hpp)
+  bool last = true;          // last packet its producer emitted for this ticket
+  packet_ptr packet;
+};
+
+class link_sender {
+ public:
+  using send_fn = std::function<void(link_message&&)>;
+  using eos_fn = std::function<void()>;
+
+  link_sender(std::size_t capacity, full_policy policy, send_fn send, eos_fn send_eos);
+
+  // Sends now if there is credit, else waits or drops by policy.
+  void offer(link_message message);
+  // The receiver freed `n` slots.
+  void grant(std::size_t n);
+  // End of stream, sent after everything still waiting.
+  void close();
+
+  // A `block` link with packets waiting: its stage must not produce more until credit comes.
+  bool stalled() const { return policy_ == full_policy::block && !waiting_.empty(); }
+  // Everything sent, end of stream included.
+  bool flushed() const { return closed_ && eos_sent_; }
+
+  std::uint64_t dropped() const { return dropped_; }
+  std::uint64_t sent() const { return sent_; }
+  std::size_t credit() const { return credit_; }
+  std::size_t waiting() const { return waiting_.size(); }
+
+ private:
+  void flush();
+
+  std::size_t capacity_;
+  full_policy policy_;
+  send_fn send_;
+  eos_fn send_eos_;
+  std::size_t credit_;
+  std::deque<link_message> waiting_;
+  std::uint64_t dropped_ = 0;
+  std::uint64_t sent_ = 0;
+  bool closed_ = false;
+  bool eos_sent_ = false;
+};
+
+}  // namespace loom

@@ -1,0 +1,276 @@
+#include "actors/runtime.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <mutex>
+
+#include <fmt/format.h>
+
+#include "actors/messages.hpp"
+#include "actors/stage_actor.hpp"
+
+namespace loom {
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+std::string edge_name(const edge_def& e) {
+  return fmt::format("{}.{} -> {}.{}", e.from_stage, e.from_port, e.to_stage, e.to_port);
+}
+
+std::function<void(const std::string&)> serialized(std::function<void(const std::string&)> log) {
+  auto mutex = std::make_shared<std::mutex>();
+  if (!log) log = [](const std::string& line) { std::fprintf(stderr, "loom: %s\n", line.c_str()); };
+  return [mutex, log = std::move(log)](const std::string& line) {
+    std::lock_guard lock(*mutex);
+    log(line);
+  };
+}
+
+// One actor per replica, and the links between them. A link joins one producer replica to one
+// consumer replica; which pairs are joined depends on the replica counts of the two stages:
+//   1 -> 1: one link;   1 -> M: one link per consumer replica, packets dispatched in turn;
+//   N -> 1: one link per producer replica, merged back into order by the consumer;
+//   N -> N: replica i feeds replica i (lanes), order restored wherever they merge.
+class topology {
+ public:
+  topology(caf::actor_system& system, const graph_def& graph, caf::actor coordinator,
+           const std::function<void(const std::string&)>& log)
+      : graph_(graph) {
+    for (const auto& s : graph.stages) {
+      bool pinned = !graph.device_of(s).cores.empty();
+      auto& replicas = actors_[s.name];
+      auto& plans = plans_[s.name];
+      for (int r = 0; r < s.replicas; ++r) {
+        replicas.push_back(spawn_stage_actor(system, pinned));
+        auto plan = std::make_shared<replica_plan>();
+        plan->stage = &s;
+        plan->device = &graph.device_of(s);
+        plan->replica = r;
+        plan->coordinator = coordinator;
+        plan->log = log;
+        plan->inputs.resize(s.inputs.size());
+        plan->outputs.resize(s.spec->outputs.size());
+        plan->live_in = std::make_shared<std::atomic<std::uint64_t>>(0);
+        plan->live_out = std::make_shared<std::atomic<std::uint64_t>>(0);
+        plans.push_back(plan);
+      }
+    }
+    for (const auto& s : graph.stages)
+      for (std::size_t port = 0; port < s.inputs.size(); ++port) wire(s, port);
+  }
+
+  const std::map<std::string, std::vector<caf::actor>>& actors() const { return actors_; }
+  const std::map<std::string, std::vector<std::shared_ptr<replica_plan>>>& plans() const {
+    return plans_;
+  }
+
+ private:
+  void wire(const stage_def& consumer, std::size_t port) {
+    const auto& edge = consumer.inputs[port];
+    const auto& producer = *graph_.find(edge.from_stage);
+    auto out_port = *producer.spec->output_index(edge.from_port);
+    int n = producer.replicas, m = consumer.replicas;
+    for (int r = 0; r < m; ++r) plans_[consumer.name][r]->inputs[port].capacity = edge.capacity;
+    if (n == 1) {
+      replica_plan::out_edge fan;
+      for (int r = 0; r < m; ++r) fan.links.push_back(link(producer, 0, consumer, r, port, edge));
+      plans_[producer.name][0]->outputs[out_port].push_back(std::move(fan));
+    } else if (m == 1) {
+      for (int i = 0; i < n; ++i)
+        plans_[producer.name][i]->outputs[out_port].push_back(
+            {{link(producer, i, consumer, 0, port, edge)}});
+    } else {
+      for (int i = 0; i < n; ++i)
+        plans_[producer.name][i]->outputs[out_port].push_back(
+            {{link(producer, i, consumer, i, port, edge)}});
+    }
+  }
+
+  std::uint32_t link(const stage_def& producer, int from, const stage_def& consumer, int to,
+                     std::size_t port, const edge_def& edge) {
+    auto& out = *plans_[producer.name][from];
+    auto& in = plans_[consumer.name][to]->inputs[port];
+    auto index = static_cast<std::uint32_t>(out.links.size());
+    auto lane = static_cast<std::uint32_t>(in.lanes.size());
+    out.links.push_back({actors_[consumer.name][to], static_cast<std::uint32_t>(port), lane,
+                         edge.capacity, edge.policy, edge_name(edge)});
+    in.lanes.push_back({actors_[producer.name][from], index});
+    return index;
+  }
+
+  const graph_def& graph_;
+  std::map<std::string, std::vector<caf::actor>> actors_;
+  std::map<std::string, std::vector<std::shared_ptr<replica_plan>>> plans_;
+};
+
+run_stats summarize(const graph_def& graph, const std::vector<std::shared_ptr<replica_report>>& reports,
+                    double seconds) {
+  run_stats stats;
+  stats.graph = graph.name;
+  stats.seconds = seconds;
+  std::map<std::string, cpu_set_record> cpus;
+  std::map<std::string, latency_histogram> latencies;
+  for (const auto& s : graph.stages) {
+    auto& st = stats.stages[s.name];
+    st.type = s.type;
+    st.device = s.device;
+    st.replicas = s.replicas;
+    for (const auto& e : s.inputs) {
+      auto& es = stats.edges[edge_name(e)];
+      es.policy = std::string(name_of(e.policy));
+      es.capacity = e.capacity;
+    }
+    if (s.spec->is_sink()) stats.sinks[s.name];
+  }
+  for (const auto& r : reports) {
+    auto& st = stats.stages[r->stage];
+    st.packets_in += r->packets_in;
+    st.packets_out += r->packets_out;
+    st.errors += r->errors;
+    st.restarts += r->restarts;
+    st.dropped += r->unmatched;
+    st.busy_seconds += static_cast<double>(r->busy_ns) / 1e9;
+    cpus[r->stage].merge(r->cpus);
+    if (auto sink = stats.sinks.find(r->stage); sink != stats.sinks.end()) {
+      sink->second.packets += r->sink_packets;
+      sink->second.bytes += r->sink_bytes;
+      latencies[r->stage].merge(r->latency);
+    }
+    for (const auto& l : r->links) {
+      auto& es = stats.edges[l.edge];
+      es.sent += l.sent;
+      es.dropped += l.dropped;
+    }
+  }
+  for (const auto& s : graph.stages)
+    for (const auto& e : s.inputs) stats.stages[s.name].dropped += stats.edges[edge_name(e)].dropped;
+  for (auto& [name, st] : stats.stages) st.cpus = cpus[name].cpus();
+  for (auto& [name, sink] : stats.sinks) {
+    sink.latency_p50_us = latencies[name].percentile_us(0.50);
+    sink.latency_p99_us = latencies[name].percentile_us(0.99);
+  }
+  stats.peak_rss_bytes = peak_rss_bytes();
+  return stats;
+}
+
+}  // namespace
+
+run_result run_graph(const graph_def& graph, const run_options& options) {
+  run_result result;
+  auto log = serialized(options.log);
+  auto started = clock::now();
+  auto stop_requests = [&] {
+    return options.stop_requests ? options.stop_requests->load(std::memory_order_relaxed) : 0;
+  };
+
+  caf::actor_system_config config;
+  caf::actor_system system{config};
+  caf::scoped_actor self{system};
+  topology topo(system, graph, caf::actor{self}, log);
+
+  std::vector<caf::actor> all;
+  for (const auto& [name, replicas] : topo.actors())
+    for (const auto& a : replicas) {
+      self->monitor(a);
+      all.push_back(a);
+    }
+  std::map<caf::actor_addr, std::string> names;
+  for (const auto& [name, replicas] : topo.actors())
+    for (const auto& a : replicas) names[a.address()] = name;
+
+  auto abort_all = [&] {
+    for (const auto& a : all) self->send_exit(a, caf::exit_reason::user_shutdown);
+  };
+  auto fail = [&](std::string why) {
+    if (result.status != run_result::outcome::failed) abort_all();
+    result.status = run_result::outcome::failed;
+    result.failures.push_back(std::move(why));
+  };
+
+  // Open every replica before any source starts, so a stage that cannot start stops the run
+  // before data moves.
+  for (const auto& [name, plans] : topo.plans())
+    for (std::size_t r = 0; r < plans.size(); ++r)
+      self->send(topo.actors().at(name)[r], init_msg{plans[r]});
+  std::size_t opened = 0;
+  bool open_failed = false;
+  while (opened < all.size() && !open_failed) {
+    self->receive(
+        [&](opened_msg& m) {
+          ++opened;
+          if (!m.error.empty()) {
+            const auto& s = *graph.find(m.stage);
+            fail(fmt::format("stage '{}' ({}) failed to open: {}", m.stage, s.type, m.error));
+            open_failed = true;
+          }
+        },
+        [&](caf::down_msg& d) {
+          fail(fmt::format("stage '{}' stopped during start-up: {}", names[d.source],
+                           system.render(d.reason)));
+          open_failed = true;
+        },
+        caf::after(std::chrono::milliseconds(100)) >> [&] {
+          if (stop_requests() > 0) {
+            result.status = run_result::outcome::interrupted;
+            abort_all();
+            open_failed = true;
+          }
+        });
+  }
+
+  std::vector<std::shared_ptr<replica_report>> reports;
+  if (!open_failed) {
+    for (const auto& s : graph.stages)
+      if (s.spec->is_source())
+        for (const auto& a : topo.actors().at(s.name)) self->send(a, start_msg{});
+    int stops_forwarded = 0;
+    auto last_progress = clock::now();
+    std::size_t finished = 0;
+    while (finished < all.size() && result.status != run_result::outcome::failed) {
+      self->receive(
+          [&](done_msg& m) {
+            ++finished;
+            reports.push_back(std::move(m.report));
+          },
+          [&](failed_msg& m) { fail(std::move(m.message)); },
+          [&](caf::down_msg& d) {
+            if (d.reason)
+              fail(fmt::format("stage '{}' stopped unexpectedly: {}", names[d.source],
+                               system.render(d.reason)));
+          },
+          caf::after(std::chrono::milliseconds(50)) >> [] {});
+      int stops = stop_requests();
+      if (stops >= 2) {
+        fail("stopped by a second interrupt before the pipeline drained");
+        result.status = run_result::outcome::interrupted;
+      } else if (stops == 1 && stops_forwarded == 0) {
+        stops_forwarded = 1;
+        result.status = run_result::outcome::interrupted;
+        log("stopping: sources end now, the pipeline drains (interrupt again to abort)");
+        for (const auto& s : graph.stages)
+          if (s.spec->is_source())
+            for (const auto& a : topo.actors().at(s.name)) self->send(a, stop_msg{});
+      }
+      if (options.progress && clock::now() - last_progress >= std::chrono::seconds(1)) {
+        last_progress = clock::now();
+        std::vector<stage_progress> progress;
+        for (const auto& [name, plans] : topo.plans()) {
+          stage_progress p{name, 0, 0};
+          for (const auto& plan : plans) {
+            p.packets_in += plan->live_in->load(std::memory_order_relaxed);
+            p.packets_out += plan->live_out->load(std::memory_order_relaxed);
+          }
+          progress.push_back(p);
+        }
+        options.progress(std::chrono::duration<double>(clock::now() - started).count(), progress);
+      }
+    }
+  }
+  result.stats = summarize(graph, reports,
+                           std::chrono::duration<double>(clock::now() - started).count());
+  return result;
+}
+
+}  // namespace loom

@@ -1,0 +1,309 @@
+#include "actors/stage_actor.hpp"
+
+#include <chrono>
+#include <exception>
+
+#include <fmt/format.h>
+
+#include "actors/failure_policy.hpp"
+#include "actors/input_aligner.hpp"
+#include "actors/messages.hpp"
+
+namespace loom {
+namespace {
+
+// Sources yield to other actors after this many packets, so one fast source cannot hog a
+// scheduler thread.
+constexpr int source_burst = 32;
+// After this many logged errors a replica logs only every 1000th.
+constexpr std::uint64_t errors_logged_in_full = 10;
+
+class stage_actor : public caf::event_based_actor {
+ public:
+  explicit stage_actor(caf::actor_config& config) : caf::event_based_actor(config) {}
+
+  // Plans hold handles of neighbouring actors; dropping them here breaks the reference cycles
+  // that would otherwise keep finished actors (and detached actors' threads) alive.
+  void on_exit() override {
+    senders_.clear();
+    inputs_.clear();
+    plan_.reset();
+  }
+
+  caf::behavior make_behavior() override {
+    return {
+        [this](init_msg& m) { return init(std::move(m.plan)); },
+        [this](start_msg) { pump(); },
+        [this](tick_msg) {
+          tick_pending_ = false;
+          pump();
+        },
+        [this](stop_msg) {
+          if (ctx_) ctx_->request_stop();
+          pump();
+        },
+        [this](data_msg& m) {
+          inputs_[m.port].push(m.lane, std::move(m.message));
+          pump();
+        },
+        [this](eos_msg& m) {
+          inputs_[m.port].end(m.lane);
+          pump();
+        },
+        [this](credit_msg& m) {
+          senders_[m.link].grant(m.credits);
+          pump();
+        },
+    };
+  }
+
+ private:
+  opened_msg init(std::shared_ptr<const replica_plan> plan) {
+    plan_ = std::move(plan);
+    report_ = std::make_shared<replica_report>();
+    report_->stage = stage().name;
+    report_->replica = plan_->replica;
+    policy_.emplace(stage().on_error, stage().restart);
+    for (std::size_t p = 0; p < plan_->inputs.size(); ++p) {
+      const auto& port = plan_->inputs[p];
+      inputs_.emplace_back(port.lanes.size(), port.capacity,
+                           [this, p](std::size_t lane, std::size_t credits) {
+                             const auto& from = plan_->inputs[p].lanes[lane];
+                             send(from.producer,
+                                  credit_msg{from.producer_link, static_cast<std::uint32_t>(credits)});
+                           });
+    }
+    for (const auto& link : plan_->links) {
+      senders_.emplace_back(
+          link.capacity, link.policy,
+          [this, &link](link_message&& m) {
+            send(link.consumer, data_msg{link.port, link.lane, std::move(m)});
+          },
+          [this, &link] { send(link.consumer, eos_msg{link.port, link.lane}); });
+    }
+    dispatch_counters_.resize(plan_->links.size());
+    opened_msg reply{stage().name, plan_->replica, {}};
+    try {
+      if (!plan_->device->cores.empty()) pin_current_thread(plan_->device->cores);
+      open_stage();
+    } catch (const std::exception& e) {
+      reply.error = e.what();
+    }
+    return reply;
+  }
+
+  const stage_def& stage() const { return *plan_->stage; }
+
+  void open_stage() {
+    ctx_.emplace(stage().name, *stage().spec, stage().values, stage().device, plan_->replica);
+    instance_ = stage().spec->make();
+    instance_->open(*ctx_);
+  }
+
+  bool stalled() const {
+    for (const auto& s : senders_)
+      if (s.stalled()) return true;
+    return false;
+  }
+
+  void pump() {
+    if (!instance_ || closed_) return maybe_done();
+    int burst = 0;
+    while (!stalled() && !failed_) {
+      if (stage().spec->is_source()) {
+        if (ctx_->finished()) break;
+        if (++burst > source_burst) {
+          schedule_tick(std::chrono::microseconds(0));
+          break;
+        }
+        run_process(0);
+        if (auto delay = ctx_->take_retry()) {
+          schedule_tick(*delay);
+          break;
+        }
+      } else {
+        if (!take_aligned(inputs_, set_, report_->unmatched)) break;
+        for (std::size_t i = 0; i < set_.packets.size(); ++i) ctx_->set_input(i, set_.packets[i]);
+        report_->packets_in += set_.packets.size();
+        plan_->live_in->fetch_add(set_.packets.size(), std::memory_order_relaxed);
+        if (stage().spec->is_sink()) record_arrival();
+        run_process(set_.ticket);
+      }
+    }
+    for (auto& port : inputs_) port.flush_credit();
+    if (failed_) return;
+    bool inputs_done = stage().spec->is_source() ? ctx_->finished() : all_exhausted(inputs_);
+    if (inputs_done && !closed_) close_stage();
+    maybe_done();
+  }
+
+  void record_arrival() {
+    auto now = steady_now_ns();
+    for (const auto& p : set_.packets) {
+      ++report_->sink_packets;
+      report_->sink_bytes += p->payload_bytes();
+      report_->latency.record(now - p->created_ns);
+    }
+  }
+
+  void run_process(std::uint64_t ticket) {
+    auto& emitted = ctx_->emitted();
+    auto start = std::chrono::steady_clock::now();
+    report_->cpus.add(current_cpu());
+    try {
+      instance_->process(*ctx_);
+      policy_->on_success();
+    } catch (const std::exception& e) {
+      emitted.clear();
+      on_failure(e.what());
+    } catch (...) {
+      emitted.clear();
+      on_failure("unknown exception");
+    }
+    report_->busy_ns += (std::chrono::steady_clock::now() - start).count();
+    if (!emitted.empty()) send_outputs(ticket);
+  }
+
+  void send_outputs(std::uint64_t ticket) {
+    auto& emitted = ctx_->emitted();
+    report_->packets_out += emitted.size();
+    plan_->live_out->fetch_add(emitted.size(), std::memory_order_relaxed);
+    for (std::size_t port = 0; port < plan_->outputs.size(); ++port) {
+      std::size_t count = 0;
+      for (const auto& [p, packet] : emitted) count += p == port;
+      if (count == 0) continue;
+      std::size_t seen = 0;
+      for (const auto& [p, packet] : emitted) {
+        if (p != port) continue;
+        bool last = ++seen == count;
+        for (const auto& edge : plan_->outputs[port]) send_on_edge(edge, ticket, last, packet);
+      }
+    }
+    emitted.clear();
+  }
+
+  void send_on_edge(const replica_plan::out_edge& edge, std::uint64_t ticket, bool last,
+                    const packet_ptr& packet) {
+    if (edge.links.size() == 1) {
+      senders_[edge.links[0]].offer({ticket, last, packet});
+      return;
+    }
+    // Dispatch to the consumer's replicas in turn; each packet is its own ticket.
+    auto& counter = dispatch_counters_[edge.links[0]];
+    auto t = counter++;
+    senders_[edge.links[t % edge.links.size()]].offer({t, true, packet});
+  }
+
+  void on_failure(const std::string& what) {
+    ++report_->errors;
+    const auto& s = stage();
+    auto where = stage().spec->is_source()
+                     ? std::string()
+                     : fmt::format(" on packet {}", set_.packets.empty() ? 0 : set_.packets[0]->sequence);
+    if (report_->errors <= errors_logged_in_full || report_->errors % 1000 == 0)
+      log(fmt::format("stage '{}' ({}){}{}: {}{}", s.name, s.type, replica_suffix(), where, what,
+                      report_->errors > errors_logged_in_full
+                          ? fmt::format(" ({} errors so far)", report_->errors)
+                          : ""));
+    switch (policy_->on_failure()) {
+      case failure_policy::action::carry_on:
+        break;
+      case failure_policy::action::restart:
+        restart();
+        break;
+      case failure_policy::action::fail:
+        fail(s.on_error == error_policy::fail
+                 ? fmt::format("stage '{}' ({}) failed and on_error = \"fail\": {}", s.name, s.type, what)
+                 : fmt::format("stage '{}' ({}) keeps failing: restarted {} times within {} s, "
+                               "giving up; last error: {}",
+                               s.name, s.type, policy_->restarts(), s.restart.within_s, what));
+        break;
+    }
+  }
+
+  void restart() {
+    ++report_->restarts;
+    log(fmt::format("stage '{}' ({}){}: {} errors in a row, restarting it (restart {} of at most {} "
+                    "within {} s)",
+                    stage().name, stage().type, replica_suffix(), stage().restart.errors,
+                    policy_->restarts(), stage().restart.max, stage().restart.within_s));
+    try {
+      instance_->close(*ctx_);
+    } catch (const std::exception& e) {
+      log(fmt::format("stage '{}': close before restart failed: {}", stage().name, e.what()));
+    }
+    try {
+      instance_ = stage().spec->make();
+      instance_->open(*ctx_);
+    } catch (const std::exception& e) {
+      fail(fmt::format("stage '{}' ({}) could not be reopened after failures: {}", stage().name,
+                       stage().type, e.what()));
+    }
+  }
+
+  void close_stage() {
+    closed_ = true;
+    try {
+      instance_->close(*ctx_);
+      if (!ctx_->emitted().empty()) send_outputs(0);
+    } catch (const std::exception& e) {
+      ++report_->errors;
+      log(fmt::format("stage '{}' ({}){}: close failed: {}", stage().name, stage().type,
+                      replica_suffix(), e.what()));
+    }
+    for (auto& s : senders_) s.close();
+  }
+
+  void maybe_done() {
+    if (!closed_ || done_ || failed_) return;
+    for (const auto& s : senders_)
+      if (!s.flushed()) return;
+    done_ = true;
+    for (std::size_t i = 0; i < senders_.size(); ++i)
+      report_->links.push_back({plan_->links[i].edge, senders_[i].sent(), senders_[i].dropped()});
+    send(plan_->coordinator, done_msg{std::move(report_)});
+    quit();
+  }
+
+  void fail(std::string message) {
+    failed_ = true;
+    send(plan_->coordinator, failed_msg{stage().name, std::move(message)});
+  }
+
+  void schedule_tick(std::chrono::microseconds delay) {
+    if (tick_pending_) return;
+    tick_pending_ = true;
+    if (delay.count() == 0)
+      send(this, tick_msg{});
+    else
+      delayed_send(this, delay, tick_msg{});
+  }
+
+  std::string replica_suffix() const {
+    return stage().replicas > 1 ? fmt::format(" replica {}", plan_->replica) : std::string();
+  }
+
+  void log(const std::string& line) const { plan_->log(line); }
+
+  std::shared_ptr<const replica_plan> plan_;
+  std::optional<stage_context> ctx_;
+  std::unique_ptr<loom::stage> instance_;
+  std::optional<failure_policy> policy_;
+  std::vector<input_port> inputs_;
+  std::vector<link_sender> senders_;
+  std::vector<std::uint64_t> dispatch_counters_;
+  input_set set_;
+  std::shared_ptr<replica_report> report_;
+  bool closed_ = false;
+  bool done_ = false;
+  bool failed_ = false;
+  bool tick_pending_ = false;
+};
+
+}  // namespace
+
+caf::actor spawn_stage_actor(caf::actor_system& system, bool detached) {
+  return detached ? system.spawn<stage_actor, caf::detached>() : system.spawn<stage_actor>();
+}
+
+}  // namespace loom

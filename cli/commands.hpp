@@ -1,0 +1,26 @@
+// The subcommands of `loom`. Each returns the process exit status:
+// 0 success, 1 runtime failure, 2 invalid graph or usage, 130 interrupted.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace loom::cli {
+
+constexpr int exit_ok = 0;
+constexpr int exit_runtime_failure = 1;
+constexpr int exit_invalid = 2;
+constexpr int exit_interrupted = 130;
+
+struct graph_args {
+  std::string path;
+  std::vector<std::string> overrides;  // --set stage.param=value
+};
+
+int run_command(const graph_args& graph, bool stats_json, bool progress);
+int check_command(const graph_args& graph);
+int graph_command(const graph_args& graph);
+int stages_command(const std::string& type, const std::vector<std::string>& plugins);
+int version_command();
+
+}  // namespace loom::cli

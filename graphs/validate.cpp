@@ -1,0 +1,251 @@
+// Validates a graph file section by section, reporting every error rather than stopping at the
+// first. Each stage table is read by read_stage; link_stages then joins the stages.
+#include "graphs/validate.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <limits>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "devices/cpu_affinity.hpp"
+#include "graphs/link_stages.hpp"
+#include "graphs/read_stage.hpp"
+#include "graphs/read_values.hpp"
+#include "graphs/suggest.hpp"
+#include "stages/plugin_loader.hpp"
+
+namespace loom {
+namespace {
+
+const std::vector<std::string> top_level_keys{"graph", "devices", "stages", "plugins"};
+const std::vector<std::string> graph_keys{"name", "version", "capacity", "policy"};
+const std::vector<std::string> plugin_keys{"paths"};
+const std::vector<std::string> device_keys{"kind", "cores"};
+const std::vector<std::string> device_kinds{"cpu"};
+constexpr std::int64_t format_version = 1;
+
+// "0-3, 8, 10-11": how CPU sets are usually written (taskset, /sys/devices/system/cpu).
+std::string cpu_ranges(const std::vector<int>& cpus) {
+  if (cpus.empty()) return "none";
+  std::vector<std::string> parts;
+  for (std::size_t i = 0; i < cpus.size();) {
+    std::size_t j = i;
+    while (j + 1 < cpus.size() && cpus[j + 1] == cpus[j] + 1) ++j;
+    parts.push_back(i == j ? std::to_string(cpus[i]) : fmt::format("{}-{}", cpus[i], cpus[j]));
+    i = j + 1;
+  }
+  return fmt::format("{}", fmt::join(parts, ", "));
+}
+
+class graph_validator {
+ public:
+  graph_validator(const toml_node& root, const std::string& file, stage_registry& registry,
+                  std::vector<diagnostic>& errors)
+      : root_(root), registry_(registry), errors_(errors) {
+    graph_.file = file;
+    graph_.devices["cpu"] = device_def{"cpu", "cpu", {}, {file, 1, 1}};
+    declared_devices_.insert("cpu");
+  }
+
+  graph_def run() {
+    check_keys(root_, top_level_keys, "the graph file", errors_);
+    read_graph_table();
+    load_plugins();
+    read_devices();
+    read_stages();
+    return std::move(graph_);
+  }
+
+ private:
+  // A top-level section, when present and a table.
+  const toml_node* section(std::string_view key) {
+    const auto* node = root_.get(key);
+    if (node == nullptr) return nullptr;
+    return expect_kind(*node, toml_kind::table, fmt::format("'{}'", key), errors_) ? node
+                                                                                   : nullptr;
+  }
+
+  void read_graph_table() {
+    const auto* graph = root_.get("graph");
+    if (graph == nullptr) {
+      add_error(errors_, root_.where,
+                "missing [graph] table (with name = \"...\" and version = 1)");
+      return;
+    }
+    graph = section("graph");
+    if (graph == nullptr) return;
+    check_keys(*graph, graph_keys, "[graph]", errors_);
+    if (const auto* name = graph->get("name")) {
+      if (auto value = read_string(*name, "'name' in [graph]", errors_)) {
+        if (value->empty())
+          add_error(errors_, name->where, "'name' in [graph] must not be empty");
+        graph_.name = *value;
+      }
+    } else {
+      add_error(errors_, graph->where, "[graph] is missing 'name' (name = \"...\")");
+    }
+    if (const auto* version = graph->get("version")) {
+      auto value = read_integer(*version, "'version' in [graph]",
+                                std::numeric_limits<std::int64_t>::min(),
+                                std::numeric_limits<std::int64_t>::max(), errors_);
+      if (value && *value != format_version)
+        add_error(errors_, version->where,
+                  fmt::format("unsupported graph format version {}; this loom reads version {}",
+                              *value, format_version));
+    } else {
+      add_error(errors_, graph->where,
+                fmt::format("[graph] is missing 'version' (version = {})", format_version));
+    }
+    if (const auto* capacity = graph->get("capacity"))
+      if (auto v = read_integer(*capacity, "'capacity' in [graph]", 1, max_edge_capacity, errors_))
+        defaults_.capacity = static_cast<std::size_t>(*v);
+    if (const auto* policy = graph->get("policy"))
+      if (auto v = read_choice(*policy, "'policy' in [graph]", full_policy_names, errors_))
+        defaults_.policy = full_policy_named(*v);
+  }
+
+  // Relative paths are relative to the graph file, so a graph and its plugins move together.
+  void load_plugins() {
+    const auto* plugins = section("plugins");
+    if (plugins == nullptr) return;
+    check_keys(*plugins, plugin_keys, "[plugins]", errors_);
+    const auto* paths = plugins->get("paths");
+    if (paths == nullptr || !expect_kind(*paths, toml_kind::array, "'paths' in [plugins]", errors_))
+      return;
+    namespace fs = std::filesystem;
+    auto directory = fs::absolute(fs::path(graph_.file)).parent_path();
+    for (std::size_t i = 0; i < paths->items.size(); ++i) {
+      const auto& element = paths->items[i];
+      auto what = fmt::format("element {} of 'paths' in [plugins]", i + 1);
+      auto path = read_string(element, what, errors_);
+      if (!path) continue;
+      if (path->empty()) {
+        add_error(errors_, element.where, what + " must not be empty");
+        continue;
+      }
+      auto absolute = (directory / *path).lexically_normal().string();
+      try {
+        load_plugin(absolute, registry_);
+        graph_.plugins.push_back(absolute);
+      } catch (const std::exception& e) {
+        add_error(errors_, element.where, e.what());
+      }
+    }
+  }
+
+  void read_devices() {
+    const auto* devices = section("devices");
+    if (devices == nullptr) return;
+    for (const auto& entry : devices->entries) declared_devices_.insert(entry.key);
+    for (const auto& entry : devices->entries) read_device(entry);
+  }
+
+  void read_device(const toml_entry& entry) {
+    auto what = fmt::format("device '{}'", entry.key);
+    if (!expect_kind(entry.value, toml_kind::table, what, errors_)) return;
+    const auto& table = entry.value;
+    check_keys(table, device_keys, what, errors_);
+    device_def device{entry.key, "", {}, table.where.source()};
+    bool ok = true;
+    if (const auto* kind = table.get("kind")) {
+      auto value = read_string(*kind, fmt::format("'kind' of {}", what), errors_);
+      if (value && entry.key == "cpu" && *value != "cpu") {
+        add_error(errors_, kind->where,
+                  fmt::format("device 'cpu' is the built-in CPU device; its kind must be \"cpu\", "
+                              "not '{}'",
+                              *value));
+        value.reset();
+      } else if (value &&
+                 std::find(device_kinds.begin(), device_kinds.end(), *value) == device_kinds.end()) {
+        add_error(errors_, kind->where,
+                  fmt::format("unknown device kind '{}' (known: {})", *value,
+                              name_list(device_kinds)));
+        value.reset();
+      }
+      ok = value.has_value();
+      if (value) device.kind = *value;
+    } else {
+      add_error(errors_, table.where,
+                fmt::format("{} is missing 'kind' (known: {})", what, name_list(device_kinds)));
+      ok = false;
+    }
+    if (const auto* cores = table.get("cores")) ok = read_cores(*cores, what, device) && ok;
+    if (ok) graph_.devices[entry.key] = std::move(device);
+  }
+
+  bool read_cores(const toml_node& cores, const std::string& device_name, device_def& device) {
+    auto what = fmt::format("'cores' of {}", device_name);
+    if (!expect_kind(cores, toml_kind::array, what, errors_)) return false;
+    if (cores.items.empty()) {
+      add_error(errors_, cores.where,
+                fmt::format("{} must not be empty (leave it out to use every core)", what));
+      return false;
+    }
+    if (usable_.empty()) usable_ = usable_cpus();
+    bool ok = true;
+    for (std::size_t i = 0; i < cores.items.size(); ++i) {
+      const auto& element = cores.items[i];
+      auto core = read_integer(element, fmt::format("element {} of {}", i + 1, what),
+                               std::numeric_limits<int>::min(), std::numeric_limits<int>::max(),
+                               errors_);
+      if (!core) {
+        ok = false;
+      } else if (std::find(usable_.begin(), usable_.end(), *core) == usable_.end()) {
+        add_error(errors_, element.where,
+                  fmt::format("{} lists core {}, but this machine has CPUs {}", device_name,
+                              *core, cpu_ranges(usable_)));
+        ok = false;
+      } else if (std::find(device.cores.begin(), device.cores.end(), *core) !=
+                 device.cores.end()) {
+        add_error(errors_, element.where,
+                  fmt::format("{} lists core {} twice", device_name, *core));
+        ok = false;
+      } else {
+        device.cores.push_back(static_cast<int>(*core));
+      }
+    }
+    return ok;
+  }
+
+  void read_stages() {
+    const auto* stages = root_.get("stages");
+    if (stages == nullptr) {
+      add_error(errors_, root_.where, "the graph has no stages; add [stages.NAME] tables");
+      return;
+    }
+    stages = section("stages");
+    if (stages == nullptr) return;
+    if (stages->entries.empty()) {
+      add_error(errors_, stages->where, "the graph has no stages; add [stages.NAME] tables");
+      return;
+    }
+    stage_reading context{registry_, declared_devices_, defaults_};
+    std::vector<stage_draft> drafts;
+    for (const auto& entry : stages->entries)
+      if (auto draft = read_stage(entry, context, errors_)) drafts.push_back(std::move(*draft));
+    link_stages(std::move(drafts), graph_, errors_);
+  }
+
+  const toml_node& root_;
+  stage_registry& registry_;
+  std::vector<diagnostic>& errors_;
+  graph_def graph_;
+  edge_defaults defaults_;
+  std::set<std::string, std::less<>> declared_devices_;
+  std::vector<int> usable_;
+};
+
+}  // namespace
+
+std::optional<graph_def> validate_graph(const toml_node& root, const std::string& file,
+                                        stage_registry& registry,
+                                        std::vector<diagnostic>& errors) {
+  auto before = errors.size();
+  auto graph = graph_validator(root, file, registry, errors).run();
+  if (errors.size() != before) return std::nullopt;
+  return graph;
+}
+
+}  // namespace loom
