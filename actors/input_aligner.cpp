@@ -7,11 +7,10 @@ namespace loom {
 bool take_aligned(std::vector<input_port>& ports, input_set& set, std::uint64_t& unmatched) {
   set.packets.resize(ports.size());
   if (ports.size() == 1) {  // the common case, without the bookkeeping of alignment
-    const auto* head = ports[0].peek();
-    if (head == nullptr) return false;
-    set.ticket = head->ticket;
-    set.packets[0] = head->packet;
-    ports[0].pop();
+    if (ports[0].peek() == nullptr) return false;
+    auto message = ports[0].pop();
+    set.ticket = message.ticket;
+    set.packets[0] = std::move(message.packet);
     return true;
   }
   std::vector<const link_message*> heads(ports.size());
@@ -40,10 +39,7 @@ bool take_aligned(std::vector<input_port>& ports, input_set& set, std::uint64_t&
                                [&](const link_message* h) { return h->packet->sequence == newest; });
     if (aligned) {
       set.ticket = heads.front()->ticket;
-      for (std::size_t i = 0; i < ports.size(); ++i) {
-        set.packets[i] = heads[i]->packet;
-        ports[i].pop();
-      }
+      for (std::size_t i = 0; i < ports.size(); ++i) set.packets[i] = ports[i].pop().packet;
       return true;
     }
     for (std::size_t i = 0; i < ports.size(); ++i)

@@ -37,25 +37,21 @@ const link_message* input_port::peek() {
   }
 }
 
-void input_port::pop() {
+link_message input_port::pop() {
   auto& lane = lanes_.size() == 1 ? lanes_.front() : current();
-  bool last = lane.queue.front().last;
+  auto message = std::move(lane.queue.front());
   lane.queue.pop_front();
-  if (lanes_.size() > 1 && last) ++next_ticket_;
+  if (lanes_.size() > 1 && message.last) ++next_ticket_;
   if (++lane.consumed >= credit_batch_) {
     auto index = static_cast<std::size_t>(&lane - lanes_.data());
     return_credit_(index, std::exchange(lane.consumed, 0));
   }
+  return message;
 }
 
 bool input_port::exhausted() const {
   return std::all_of(lanes_.begin(), lanes_.end(),
                      [](const lane_state& l) { return l.ended && l.queue.empty(); });
-}
-
-void input_port::flush_credit() {
-  for (std::size_t i = 0; i < lanes_.size(); ++i)
-    if (lanes_[i].consumed > 0) return_credit_(i, std::exchange(lanes_[i].consumed, 0));
 }
 
 std::size_t input_port::queued() const {

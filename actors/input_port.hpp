@@ -1,6 +1,8 @@
 // The receiving end of one input port: one link from a single producer, or one link per
 // replica of a replicated producer ("lanes"). Each link holds at most `capacity` messages,
-// which is the credit its sender started with; consumed slots go back as credit in batches.
+// which is the credit its sender started with; consumed slots go back as credit in batches of
+// a quarter of the capacity. Batches never deadlock: a sender out of credit has `capacity`
+// messages on their way here, and consuming them returns all of it.
 //
 // Order across lanes: a dispatcher numbers packets with tickets and sends ticket t to replica
 // t % lanes; every replica handles its tickets in increasing order and stamps its outputs with
@@ -29,13 +31,10 @@ class input_port {
 
   // The next message in order, or null if it has not arrived yet.
   const link_message* peek();
-  // Consumes what `peek` returned.
-  void pop();
+  // Consumes what `peek` returned and hands it over.
+  link_message pop();
   // Every lane has ended and nothing is left to read.
   bool exhausted() const;
-  // Returns the credit of consumed messages not yet given back.
-  void flush_credit();
-
   std::size_t queued() const;
 
  private:

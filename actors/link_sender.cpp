@@ -10,7 +10,7 @@ void link_sender::offer(link_message message) {
   if (waiting_.empty() && credit_ > 0) {
     --credit_;
     ++sent_;
-    send_(std::move(message));
+    batch_.push_back(std::move(message));
     return;
   }
   switch (policy_) {
@@ -32,6 +32,12 @@ void link_sender::offer(link_message message) {
 
 void link_sender::grant(std::size_t n) {
   credit_ += n;
+  while (!waiting_.empty() && credit_ > 0) {
+    --credit_;
+    ++sent_;
+    batch_.push_back(std::move(waiting_.front()));
+    waiting_.pop_front();
+  }
   flush();
 }
 
@@ -41,11 +47,9 @@ void link_sender::close() {
 }
 
 void link_sender::flush() {
-  while (!waiting_.empty() && credit_ > 0) {
-    --credit_;
-    ++sent_;
-    send_(std::move(waiting_.front()));
-    waiting_.pop_front();
+  if (!batch_.empty()) {
+    send_(std::move(batch_));
+    batch_ = batch();
   }
   if (closed_ && !eos_sent_ && waiting_.empty()) {
     eos_sent_ = true;

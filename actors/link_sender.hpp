@@ -3,12 +3,17 @@
 // and stalls its stage (backpressure), `drop_newest` drops it, `drop_oldest` keeps up to
 // `capacity` waiting packets and drops the oldest of them. Every drop is counted.
 //
-// Plain C++: the actor hands a `send` function that puts a message on the wire.
+// Packets offered with credit are batched until `flush`: the actor flushes after each round of
+// work, so a stage that produced several packets in one round sends them as one message, and
+// one that produced one sends it at once.
+//
+// Plain C++: the actor hands a `send` function that puts a batch on the wire.
 #pragma once
 
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <vector>
 
 #include "graphs/graph.hpp"
 #include "stages/packet.hpp"
@@ -23,14 +28,17 @@ struct link_message {
 
 class link_sender {
  public:
-  using send_fn = std::function<void(link_message&&)>;
+  using batch = std::vector<link_message>;
+  using send_fn = std::function<void(batch&&)>;
   using eos_fn = std::function<void()>;
 
   link_sender(std::size_t capacity, full_policy policy, send_fn send, eos_fn send_eos);
 
-  // Sends now if there is credit, else waits or drops by policy.
+  // Takes the packet into the next batch if there is credit, else waits or drops by policy.
   void offer(link_message message);
-  // The receiver freed `n` slots.
+  // Sends the batch, and end of stream once it is closed and nothing waits.
+  void flush();
+  // The receiver freed `n` slots: what waited goes out.
   void grant(std::size_t n);
   // End of stream, sent after everything still waiting.
   void close();
@@ -38,7 +46,7 @@ class link_sender {
   // A `block` link with packets waiting: its stage must not produce more until credit comes.
   bool stalled() const { return policy_ == full_policy::block && !waiting_.empty(); }
   // Everything sent, end of stream included.
-  bool flushed() const { return closed_ && eos_sent_; }
+  bool flushed() const { return eos_sent_; }
 
   std::uint64_t dropped() const { return dropped_; }
   std::uint64_t sent() const { return sent_; }
@@ -46,13 +54,12 @@ class link_sender {
   std::size_t waiting() const { return waiting_.size(); }
 
  private:
-  void flush();
-
   std::size_t capacity_;
   full_policy policy_;
   send_fn send_;
   eos_fn send_eos_;
   std::size_t credit_;
+  batch batch_;
   std::deque<link_message> waiting_;
   std::uint64_t dropped_ = 0;
   std::uint64_t sent_ = 0;

@@ -80,7 +80,7 @@ struct opened_msg {
 struct data_msg {
   std::uint32_t port = 0;
   std::uint32_t lane = 0;
-  link_message message;
+  std::vector<link_message> batch;
 };
 struct eos_msg {
   std::uint32_t port = 0;

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "actors/busy_timer.hpp"
 #include "actors/failure_policy.hpp"
 #include "actors/input_aligner.hpp"
 #include "actors/messages.hpp"
@@ -12,9 +13,9 @@
 namespace loom {
 namespace {
 
-// Sources yield to other actors after this many packets, so one fast source cannot hog a
-// scheduler thread.
-constexpr int source_burst = 32;
+// Sources yield to other actors after this many packets, so one fast source whose edges drop
+// instead of blocking cannot hog a scheduler thread.
+constexpr int source_burst = 256;
 // After this many logged errors a replica logs only every 1000th.
 constexpr std::uint64_t errors_logged_in_full = 10;
 
@@ -31,27 +32,28 @@ class stage_actor : public caf::event_based_actor {
   }
 
   caf::behavior make_behavior() override {
+    // Handlers are tried in order, and every miss costs a type comparison: hot ones first.
     return {
-        [this](init_msg& m) { return init(std::move(m.plan)); },
-        [this](start_msg) { pump(); },
+        [this](data_msg& m) {
+          for (auto& message : m.batch) inputs_[m.port].push(m.lane, std::move(message));
+          pump();
+        },
+        [this](credit_msg& m) {
+          senders_[m.link].grant(m.credits);
+          pump();
+        },
         [this](tick_msg) {
           tick_pending_ = false;
-          pump();
-        },
-        [this](stop_msg) {
-          if (ctx_) ctx_->request_stop();
-          pump();
-        },
-        [this](data_msg& m) {
-          inputs_[m.port].push(m.lane, std::move(m.message));
           pump();
         },
         [this](eos_msg& m) {
           inputs_[m.port].end(m.lane);
           pump();
         },
-        [this](credit_msg& m) {
-          senders_[m.link].grant(m.credits);
+        [this](init_msg& m) { return init(std::move(m.plan)); },
+        [this](start_msg) { pump(); },
+        [this](stop_msg) {
+          if (ctx_) ctx_->request_stop();
           pump();
         },
     };
@@ -76,8 +78,8 @@ class stage_actor : public caf::event_based_actor {
     for (const auto& link : plan_->links) {
       senders_.emplace_back(
           link.capacity, link.policy,
-          [this, &link](link_message&& m) {
-            send(link.consumer, data_msg{link.port, link.lane, std::move(m)});
+          [this, &link](link_sender::batch&& b) {
+            send(link.consumer, data_msg{link.port, link.lane, std::move(b)});
           },
           [this, &link] { send(link.consumer, eos_msg{link.port, link.lane}); });
     }
@@ -108,6 +110,8 @@ class stage_actor : public caf::event_based_actor {
 
   void pump() {
     if (!instance_ || closed_) return maybe_done();
+    // Shared counters are touched once per pump, not once per packet.
+    auto in_before = report_->packets_in, out_before = report_->packets_out;
     int burst = 0;
     while (!stalled() && !failed_) {
       if (stage().spec->is_source()) {
@@ -123,14 +127,19 @@ class stage_actor : public caf::event_based_actor {
         }
       } else {
         if (!take_aligned(inputs_, set_, report_->unmatched)) break;
-        for (std::size_t i = 0; i < set_.packets.size(); ++i) ctx_->set_input(i, set_.packets[i]);
         report_->packets_in += set_.packets.size();
-        plan_->live_in->fetch_add(set_.packets.size(), std::memory_order_relaxed);
         if (stage().spec->is_sink()) record_arrival();
+        sequence_ = set_.packets[0]->sequence;
+        for (std::size_t i = 0; i < set_.packets.size(); ++i)
+          ctx_->set_input(i, std::move(set_.packets[i]));
         run_process(set_.ticket);
       }
     }
-    for (auto& port : inputs_) port.flush_credit();
+    for (auto& s : senders_) s.flush();
+    if (report_->packets_in != in_before || report_->packets_out != out_before) {
+      plan_->live_in->fetch_add(report_->packets_in - in_before, std::memory_order_relaxed);
+      plan_->live_out->fetch_add(report_->packets_out - out_before, std::memory_order_relaxed);
+    }
     if (failed_) return;
     bool inputs_done = stage().spec->is_source() ? ctx_->finished() : all_exhausted(inputs_);
     if (inputs_done && !closed_) close_stage();
@@ -148,8 +157,8 @@ class stage_actor : public caf::event_based_actor {
 
   void run_process(std::uint64_t ticket) {
     auto& emitted = ctx_->emitted();
-    auto start = std::chrono::steady_clock::now();
     report_->cpus.add(current_cpu());
+    busy_.begin();
     try {
       instance_->process(*ctx_);
       policy_->on_success();
@@ -160,46 +169,46 @@ class stage_actor : public caf::event_based_actor {
       emitted.clear();
       on_failure("unknown exception");
     }
-    report_->busy_ns += (std::chrono::steady_clock::now() - start).count();
+    busy_.end();
     if (!emitted.empty()) send_outputs(ticket);
   }
 
   void send_outputs(std::uint64_t ticket) {
     auto& emitted = ctx_->emitted();
     report_->packets_out += emitted.size();
-    plan_->live_out->fetch_add(emitted.size(), std::memory_order_relaxed);
     for (std::size_t port = 0; port < plan_->outputs.size(); ++port) {
       std::size_t count = 0;
       for (const auto& [p, packet] : emitted) count += p == port;
       if (count == 0) continue;
       std::size_t seen = 0;
-      for (const auto& [p, packet] : emitted) {
+      const auto& edges = plan_->outputs[port];
+      for (auto& [p, packet] : emitted) {
         if (p != port) continue;
         bool last = ++seen == count;
-        for (const auto& edge : plan_->outputs[port]) send_on_edge(edge, ticket, last, packet);
+        // Every edge but the last gets a reference; the last one takes this one.
+        for (std::size_t e = 0; e + 1 < edges.size(); ++e) send_on_edge(edges[e], ticket, last, packet);
+        if (!edges.empty()) send_on_edge(edges.back(), ticket, last, std::move(packet));
       }
     }
     emitted.clear();
   }
 
   void send_on_edge(const replica_plan::out_edge& edge, std::uint64_t ticket, bool last,
-                    const packet_ptr& packet) {
+                    packet_ptr packet) {
     if (edge.links.size() == 1) {
-      senders_[edge.links[0]].offer({ticket, last, packet});
+      senders_[edge.links[0]].offer({ticket, last, std::move(packet)});
       return;
     }
     // Dispatch to the consumer's replicas in turn; each packet is its own ticket.
     auto& counter = dispatch_counters_[edge.links[0]];
     auto t = counter++;
-    senders_[edge.links[t % edge.links.size()]].offer({t, true, packet});
+    senders_[edge.links[t % edge.links.size()]].offer({t, true, std::move(packet)});
   }
 
   void on_failure(const std::string& what) {
     ++report_->errors;
     const auto& s = stage();
-    auto where = stage().spec->is_source()
-                     ? std::string()
-                     : fmt::format(" on packet {}", set_.packets.empty() ? 0 : set_.packets[0]->sequence);
+    auto where = stage().spec->is_source() ? std::string() : fmt::format(" on packet {}", sequence_);
     if (report_->errors <= errors_logged_in_full || report_->errors % 1000 == 0)
       log(fmt::format("stage '{}' ({}){}{}: {}{}", s.name, s.type, replica_suffix(), where, what,
                       report_->errors > errors_logged_in_full
@@ -259,6 +268,7 @@ class stage_actor : public caf::event_based_actor {
     for (const auto& s : senders_)
       if (!s.flushed()) return;
     done_ = true;
+    report_->busy_ns = busy_.total_ns();
     for (std::size_t i = 0; i < senders_.size(); ++i)
       report_->links.push_back({plan_->links[i].edge, senders_[i].sent(), senders_[i].dropped()});
     send(plan_->coordinator, done_msg{std::move(report_)});
@@ -293,6 +303,8 @@ class stage_actor : public caf::event_based_actor {
   std::vector<link_sender> senders_;
   std::vector<std::uint64_t> dispatch_counters_;
   input_set set_;
+  std::uint64_t sequence_ = 0;  // of the input set being processed, for error messages
+  busy_timer busy_;
   std::shared_ptr<replica_report> report_;
   bool closed_ = false;
   bool done_ = false;

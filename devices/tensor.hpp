@@ -7,11 +7,12 @@
 #include <vector>
 
 #include "devices/buffer.hpp"
+#include "devices/dims.hpp"
 #include "devices/dtype.hpp"
 
 namespace loom {
 
-using shape_t = std::vector<std::int64_t>;
+using shape_t = dims;
 
 class tensor {
  public:

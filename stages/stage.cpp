@@ -45,6 +45,11 @@ const packet_ptr& stage_context::input_ptr(std::string_view port) const {
   return p;
 }
 
+packet_ptr stage_context::take_input(std::string_view port) {
+  auto taken = std::move(const_cast<packet_ptr&>(input_ptr(port)));
+  return taken;
+}
+
 void stage_context::emit(std::string_view port, packet_ptr p) {
   auto index = spec_->output_index(port);
   if (!index)

@@ -77,6 +77,9 @@ class stage_context {
   // The packet on an input port for this call.
   const packet& input(std::string_view port = "in") const { return *input_ptr(port); }
   const packet_ptr& input_ptr(std::string_view port = "in") const;
+  // Hands the input packet over to the stage (to forward it without touching its reference
+  // count); `input` is empty for that port afterwards.
+  packet_ptr take_input(std::string_view port = "in");
 
   void emit(std::string_view port, packet_ptr p);
   void emit(std::string_view port, packet p) {

@@ -81,3 +81,13 @@ BOOST_AUTO_TEST_CASE(packets_hold_named_tensors_and_derive_identity) {
   BOOST_TEST(d.tensors.empty());
   BOOST_TEST(*d.meta("caption") == "a cat");
 }
+
+BOOST_AUTO_TEST_CASE(shapes_hold_up_to_eight_dimensions_inline) {
+  shape_t s{1, 2, 3};
+  BOOST_TEST(s.size() == 3u);
+  BOOST_TEST(s.back() == 3);
+  BOOST_TEST((s == shape_t(std::vector<std::int64_t>{1, 2, 3})));
+  BOOST_TEST(!(s == shape_t{1, 2}));
+  BOOST_CHECK_THROW((shape_t{1, 1, 1, 1, 1, 1, 1, 1, 1}), std::length_error);
+  BOOST_TEST(to_string(s) == "[1, 2, 3]");
+}

@@ -25,7 +25,7 @@ class passthrough final : public stage {
       while (std::chrono::steady_clock::now() < until) {
       }
     }
-    ctx.emit("out", ctx.input_ptr("in"));
+    ctx.emit("out", ctx.take_input("in"));
   }
 
  private:
