@@ -1,5 +1,7 @@
 #include "devices/buffer.hpp"
 
+#include <sys/mman.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -10,6 +12,17 @@
 namespace loom {
 
 buffer buffer::allocate(std::size_t size) {
+  // Large buffers get their own mapping: the kernel zero-fills it, and releasing it returns the
+  // memory to the system at once. From malloc they would stay in per-thread arenas (glibc raises
+  // its mmap threshold after the first large free), so a pipeline's resident memory would grow
+  // past what its channels can hold.
+  constexpr std::size_t own_mapping_from = 256 * 1024;
+  if (size >= own_mapping_from) {
+    void* memory = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (memory == MAP_FAILED) throw std::bad_alloc();
+    std::shared_ptr<void> owner(memory, [size](void* p) { munmap(p, size); });
+    return buffer(std::move(owner), static_cast<std::byte*>(memory), size);
+  }
   constexpr std::size_t alignment = 64;
   std::size_t rounded = (size + alignment - 1) / alignment * alignment;
   void* memory = std::aligned_alloc(alignment, rounded == 0 ? alignment : rounded);

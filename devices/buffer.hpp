@@ -13,7 +13,8 @@ class buffer {
  public:
   buffer() = default;
 
-  // Fresh host memory, 64-byte aligned, zero-filled.
+  // Fresh host memory, at least 64-byte aligned, zero-filled; from 256 KiB up, its own mapping,
+  // returned to the system as soon as the last view is gone.
   static buffer allocate(std::size_t size);
 
   // Wraps memory owned elsewhere; `release` runs once, when the last view is gone.
