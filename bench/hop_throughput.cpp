@@ -3,6 +3,10 @@
 // GStreamer's `fakesrc ! 3x(queue ! identity) ! queue ! fakesink` when gst-launch-1.0 exists.
 //
 //   build/bench/bench_hop [--packets N] [--big-packets N]
+//
+// Zero-copy is judged on time per packet in steady state: the difference between a run of N
+// packets and one of N/10, so that start-up (filling the 64 MiB source tensor) cancels out.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -75,17 +79,26 @@ double gstreamer(std::uint64_t buffers) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::uint64_t packets = 1000000, big_packets = 100000;
+  std::uint64_t packets = 1000000, big_packets = 200000;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string arg = argv[i];
     if (arg == "--packets") packets = std::stoull(argv[i + 1]);
     if (arg == "--big-packets") big_packets = std::stoull(argv[i + 1]);
   }
 
-  double raw = bench::raw_caf_chain(packets, 16);
-  auto small = run_chain(packets, 16);
-  double loom_rate = static_cast<double>(packets) / small.seconds;
-  double gst = gstreamer(packets / 4);
+  // Best of three, alternating loom and its peers, so that a noisy neighbour on the machine
+  // does not decide the ratio.
+  double raw = 0, loom_rate = 0, gst = 0;
+  run_stats small;
+  for (int round = 0; round < 3; ++round) {
+    raw = std::max(raw, bench::raw_caf_chain(packets, 16));
+    auto stats = run_chain(packets, 16);
+    if (static_cast<double>(packets) / stats.seconds > loom_rate) {
+      loom_rate = static_cast<double>(packets) / stats.seconds;
+      small = stats;
+    }
+    gst = std::max(gst, gstreamer(packets / 4));
+  }
 
   std::printf("hop throughput, %llu packets of 16 bytes, source -> 3 passthrough -> sink, "
               "capacity 64, block\n",
@@ -99,8 +112,6 @@ int main(int argc, char** argv) {
   else
     std::printf("  GStreamer       not installed (gst-launch-1.0), skipped\n");
 
-  // Time per packet in steady state: the difference between a long and a short run, so that
-  // start-up (allocating and filling the source's 64 MiB tensor) cancels out.
   auto big = run_chain(big_packets, 64ull << 20);
   auto big_tenth = run_chain(big_packets / 10, 64ull << 20);
   auto small_tenth = run_chain(packets / 10, 16);
@@ -110,8 +121,7 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(big_packets));
   std::printf("  time per packet %8.3f us (16 B: %.3f us)  ratio = %.2f (target <= 1.50)\n",
               per_big_us, per_small_us, per_big_us / per_small_us);
-  std::printf("  bytes_copied    %llu (target 0), %.1f GB/s of payload moved\n",
-              static_cast<unsigned long long>(big.bytes_copied),
-              static_cast<double>(big_packets) * (64ull << 20) / big.seconds / 1e9);
+  std::printf("  bytes_copied    %llu (target 0)\n",
+              static_cast<unsigned long long>(big.bytes_copied));
   return 0;
 }

@@ -26,6 +26,14 @@ void stage_registry::add(stage_spec spec, std::string origin) {
   if (auto it = types_.find(spec.type); it != types_.end())
     throw std::invalid_argument(fmt::format("stage type '{}' is already registered (by {})",
                                             spec.type, it->second.origin));
+  if (spec.inputs.size() == 1 && spec.inputs[0].name != "in")
+    throw std::invalid_argument(fmt::format(
+        "stage type '{}': a stage with one input names it 'in' (not '{}')", spec.type,
+        spec.inputs[0].name));
+  if (spec.outputs.size() == 1 && spec.outputs[0].name != "out")
+    throw std::invalid_argument(fmt::format(
+        "stage type '{}': a stage with one output names it 'out' (not '{}')", spec.type,
+        spec.outputs[0].name));
   require_unique(spec, spec.inputs, [](const port_spec& p) { return std::string_view(p.name); },
                  "input port");
   require_unique(spec, spec.outputs, [](const port_spec& p) { return std::string_view(p.name); },

@@ -13,7 +13,8 @@ namespace loom {
 class stage_registry {
  public:
   // Adds a type; throws std::invalid_argument if the name is taken or the spec is malformed
-  // (no factory, duplicate port or parameter names, a default outside its own limits).
+  // (no factory, duplicate port or parameter names, a single input not called "in" or a
+  // single output not called "out").
   void add(stage_spec spec, std::string origin = "built-in");
 
   const stage_spec* find(std::string_view type) const;
