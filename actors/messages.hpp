@@ -44,6 +44,7 @@ struct replica_plan {
   const stage_def* stage = nullptr;
   const device_def* device = nullptr;
   int replica = 0;
+  run_info run;
   caf::actor coordinator;
   std::vector<in_port> inputs;
   std::vector<out_link> links;

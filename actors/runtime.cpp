@@ -48,6 +48,7 @@ class topology {
         plan->stage = &s;
         plan->device = &graph.device_of(s);
         plan->replica = r;
+        plan->run = {graph.name, graph.file, graph.sha256, LOOM_VERSION};
         plan->coordinator = coordinator;
         plan->log = log;
         plan->inputs.resize(s.inputs.size());

@@ -98,6 +98,7 @@ class stage_actor : public caf::event_based_actor {
 
   void open_stage() {
     ctx_.emplace(stage().name, *stage().spec, stage().values, stage().device, plan_->replica);
+    ctx_->set_run_info(plan_->run);
     instance_ = stage().spec->make();
     instance_->open(*ctx_);
   }

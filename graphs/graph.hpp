@@ -67,6 +67,7 @@ struct graph_def {
   std::string name;
   int version = 1;
   std::string file;
+  std::string sha256;  // of the graph file's bytes (before --set overrides), lowercase hex
   std::vector<std::string> plugins;  // absolute paths, loaded into the registry
   std::map<std::string, device_def> devices;  // always holds "cpu"
   std::vector<stage_def> stages;              // sources first, every stage after its inputs

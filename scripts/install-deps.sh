@@ -9,6 +9,7 @@ packages=(
   libcaf-dev libfmt-dev libtomlplusplus-dev libcli11-dev libspdlog-dev libhwloc-dev
   libzmq3-dev cppzmq-dev capnproto libcapnp-dev
   libboost-test-dev
+  libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libpng-dev libssl-dev ffmpeg
   gstreamer1.0-tools gstreamer1.0-plugins-base
   python3
 )

@@ -19,6 +19,7 @@
 #include "devices/dtype.hpp"
 #include "stages/packet.hpp"
 #include "stages/params.hpp"
+#include "stages/run_info.hpp"
 
 namespace loom {
 
@@ -73,6 +74,7 @@ class stage_context {
   const param_values& params() const { return params_; }
   const std::string& device() const { return device_; }
   int replica() const { return replica_; }
+  const run_info& run() const { return run_; }
 
   // The packet on an input port for this call.
   const packet& input(std::string_view port = "in") const { return *input_ptr(port); }
@@ -99,6 +101,7 @@ class stage_context {
   std::vector<std::pair<std::size_t, packet_ptr>>& emitted() { return emitted_; }
   std::optional<std::chrono::microseconds> take_retry() { return std::exchange(retry_after_, {}); }
   void request_stop() { stop_requested_ = true; }
+  void set_run_info(run_info info) { run_ = std::move(info); }
 
  private:
   std::string name_;
@@ -106,6 +109,7 @@ class stage_context {
   param_values params_;
   std::string device_;
   int replica_;
+  run_info run_;
   std::vector<packet_ptr> inputs_;
   std::vector<std::pair<std::size_t, packet_ptr>> emitted_;
   std::optional<std::chrono::microseconds> retry_after_;

@@ -546,10 +546,11 @@ BOOST_AUTO_TEST_CASE(inputs_that_trip_toml_plus_plus_internals_end_in_clean_erro
   BOOST_TEST(formatted(load_text("é = 1\n").errors) ==
              "test.toml:1:1: error: Error while parsing root table: expected keys, tables, "
              "whitespace or comments, saw 'é'\n");
-  auto result = load_text("[graph]\nname = \"\"\"a\\\n   é\\\n\u00a0\"\"\"\nversion = 1\n"
+  // After a line-ending backslash the parser asks of "é" whether it is whitespace to skip.
+  auto result = load_text("[graph]\nname = \"\"\"a\\\n   é\"\"\"\nversion = 1\n"
                           "[stages.src]\ntype = \"synthetic_source\"\n");
   BOOST_REQUIRE_MESSAGE(result.graph, formatted(result.errors));
-  BOOST_TEST(result.graph->name == "aé\u00a0");
+  BOOST_TEST(result.graph->name == "aé");
 }
 
 BOOST_AUTO_TEST_CASE(random_binary_garbage_ends_in_one_clean_error) {

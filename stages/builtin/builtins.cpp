@@ -1,4 +1,5 @@
 // The stage types every build has.
+#include "stages/media/register.hpp"
 #include "stages/registry.hpp"
 
 namespace loom {
@@ -11,6 +12,7 @@ void register_builtin_stages(stage_registry& registry) {
   registry.add(synthetic_source_spec());
   registry.add(passthrough_spec());
   registry.add(null_sink_spec());
+  register_media_stages(registry);
 }
 
 }  // namespace loom
