@@ -50,6 +50,21 @@ bool take_aligned(std::vector<input_port>& ports, input_set& set, std::uint64_t&
   }
 }
 
+bool take_any(std::vector<input_port>& ports, std::size_t& next_port, input_set& set,
+              std::size_t& port) {
+  for (std::size_t tried = 0; tried < ports.size(); ++tried) {
+    std::size_t i = (next_port + tried) % ports.size();
+    if (ports[i].peek() == nullptr) continue;
+    auto message = ports[i].pop();
+    set.packets.assign(1, std::move(message.packet));
+    set.ticket = message.ticket;
+    port = i;
+    next_port = (i + 1) % ports.size();
+    return true;
+  }
+  return false;
+}
+
 bool all_exhausted(const std::vector<input_port>& ports) {
   return std::all_of(ports.begin(), ports.end(), [](const input_port& p) { return p.exhausted(); });
 }

@@ -18,6 +18,11 @@ struct input_set {
 // Fills `set` and returns true when a whole set is ready; `unmatched` counts discarded packets.
 bool take_aligned(std::vector<input_port>& ports, input_set& set, std::uint64_t& unmatched);
 
+// For stages that take inputs as they arrive: the next packet from any port, trying ports in
+// turn from `next_port` so that none starves. Sets `port` and returns true if one was there.
+bool take_any(std::vector<input_port>& ports, std::size_t& next_port, input_set& set,
+              std::size_t& port);
+
 // Every port is exhausted: no set will ever be ready again.
 bool all_exhausted(const std::vector<input_port>& ports);
 

@@ -127,12 +127,7 @@ class stage_actor : public caf::event_based_actor {
           break;
         }
       } else {
-        if (!take_aligned(inputs_, set_, report_->unmatched)) break;
-        report_->packets_in += set_.packets.size();
-        if (stage().spec->is_sink()) record_arrival();
-        sequence_ = set_.packets[0]->sequence;
-        for (std::size_t i = 0; i < set_.packets.size(); ++i)
-          ctx_->set_input(i, std::move(set_.packets[i]));
+        if (!take_inputs()) break;
         run_process(set_.ticket);
       }
     }
@@ -145,6 +140,22 @@ class stage_actor : public caf::event_based_actor {
     bool inputs_done = stage().spec->is_source() ? ctx_->finished() : all_exhausted(inputs_);
     if (inputs_done && !closed_) close_stage();
     maybe_done();
+  }
+
+  // The next call's inputs, moved into the context; false when they are not all here yet.
+  bool take_inputs() {
+    std::size_t first_port = 0;
+    bool arrived = stage().spec->inputs_order == input_order::as_they_arrive;
+    if (arrived ? !take_any(inputs_, next_port_, set_, first_port)
+                : !take_aligned(inputs_, set_, report_->unmatched))
+      return false;
+    report_->packets_in += set_.packets.size();
+    if (stage().spec->is_sink()) record_arrival();
+    sequence_ = set_.packets[0]->sequence;
+    if (arrived) ctx_->clear_inputs();
+    for (std::size_t i = 0; i < set_.packets.size(); ++i)
+      ctx_->set_input(first_port + i, std::move(set_.packets[i]));
+    return true;
   }
 
   void record_arrival() {
@@ -305,6 +316,7 @@ class stage_actor : public caf::event_based_actor {
   std::vector<std::uint64_t> dispatch_counters_;
   input_set set_;
   std::uint64_t sequence_ = 0;  // of the input set being processed, for error messages
+  std::size_t next_port_ = 0;   // where inputs taken as they arrive are looked for first
   busy_timer busy_;
   std::shared_ptr<replica_report> report_;
   bool closed_ = false;

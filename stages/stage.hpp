@@ -38,6 +38,12 @@ struct port_spec {
 class stage;
 class stage_context;
 
+// How a stage with several input ports is called.
+enum class input_order {
+  aligned_by_sequence,  // once per set of packets with equal sequence numbers, one per port
+  as_they_arrive,       // once per packet, from whichever port has one (`arrived_port`)
+};
+
 struct stage_spec {
   std::string type;
   std::string summary;  // one line, for `loom stages`
@@ -45,6 +51,7 @@ struct stage_spec {
   std::vector<port_spec> inputs;
   std::vector<port_spec> outputs;
   std::vector<param_spec> params;
+  input_order inputs_order = input_order::aligned_by_sequence;
   std::function<std::unique_ptr<stage>()> make;
   // Output types from the parameters and the input types, when they depend on them. Pure.
   std::function<std::vector<port_type>(const param_values&, const std::vector<port_type>& inputs)> infer;
@@ -76,6 +83,9 @@ class stage_context {
   int replica() const { return replica_; }
   const run_info& run() const { return run_; }
 
+  // The input port of this call, for stages whose inputs come `as_they_arrive`.
+  std::string_view arrived_port() const { return spec_->inputs.at(arrived_).name; }
+
   // The packet on an input port for this call.
   const packet& input(std::string_view port = "in") const { return *input_ptr(port); }
   const packet_ptr& input_ptr(std::string_view port = "in") const;
@@ -97,7 +107,13 @@ class stage_context {
   bool stop_requested() const { return stop_requested_; }
 
   // -- used by the runtime and by tests that drive a stage by hand --
-  void set_input(std::size_t index, packet_ptr p) { inputs_.at(index) = std::move(p); }
+  void set_input(std::size_t index, packet_ptr p) {
+    arrived_ = index;
+    inputs_.at(index) = std::move(p);
+  }
+  void clear_inputs() {
+    for (auto& p : inputs_) p.reset();
+  }
   std::vector<std::pair<std::size_t, packet_ptr>>& emitted() { return emitted_; }
   std::optional<std::chrono::microseconds> take_retry() { return std::exchange(retry_after_, {}); }
   void request_stop() { stop_requested_ = true; }
@@ -111,6 +127,7 @@ class stage_context {
   int replica_;
   run_info run_;
   std::vector<packet_ptr> inputs_;
+  std::size_t arrived_ = 0;
   std::vector<std::pair<std::size_t, packet_ptr>> emitted_;
   std::optional<std::chrono::microseconds> retry_after_;
   bool finished_ = false;

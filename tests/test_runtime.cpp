@@ -67,6 +67,18 @@ class join final : public stage {
   }
 };
 
+// Forwards whatever arrives on either input, tagging which port it came from.
+class merge final : public stage {
+ public:
+  void process(stage_context& ctx) override {
+    auto port = ctx.arrived_port();
+    auto p = ctx.input(port).derive();
+    p.tensors = ctx.input(port).tensors;
+    p.metadata.emplace_back("port", std::string(port));
+    ctx.emit("out", std::move(p));
+  }
+};
+
 // Throws on chosen packets; `fail_first` makes the first N calls of the first instance fail.
 class faulty final : public stage {
  public:
@@ -116,6 +128,14 @@ struct fixture {
     jn.outputs = {{"out", "", {}}};
     jn.make = [] { return std::make_unique<join>(); };
     registry.add(jn, "test");
+
+    stage_spec m;
+    m.type = "merge";
+    m.inputs = {{"a", "", {}}, {"b", "", {}}};
+    m.outputs = {{"out", "", {}}};
+    m.inputs_order = input_order::as_they_arrive;
+    m.make = [] { return std::make_unique<merge>(); };
+    registry.add(m, "test");
 
     stage_spec f;
     f.type = "faulty";
@@ -214,6 +234,28 @@ inputs.in = "join.out"
   BOOST_TEST(rec->sequences == expected, boost::test_tools::per_element());
   BOOST_TEST(r.result.stats.stages.at("join").errors == 0u);
   BOOST_TEST(r.result.stats.stages.at("join").dropped == 100u);  // left's unmatched packets
+}
+
+BOOST_FIXTURE_TEST_CASE(inputs_can_be_taken_as_they_arrive, fixture) {
+  auto r = run(R"(
+[stages.left]
+type = "synthetic_source"
+count = 200
+[stages.right]
+type = "synthetic_source"
+count = 50
+[stages.merge]
+type = "merge"
+inputs.a = "left.out"
+inputs.b = "right.out"
+[stages.sink]
+type = "recorder"
+inputs.in = "merge.out"
+)");
+  BOOST_TEST((r.result.status == run_result::outcome::completed));
+  BOOST_TEST(rec->sequences.size() == 250u);  // nothing paired, nothing discarded
+  BOOST_TEST(r.result.stats.stages.at("merge").dropped == 0u);
+  BOOST_TEST(r.result.stats.stages.at("merge").packets_in == 250u);
 }
 
 BOOST_FIXTURE_TEST_CASE(replicas_run_in_parallel_and_keep_source_order, fixture) {
