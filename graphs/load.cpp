@@ -12,6 +12,7 @@
 
 #include "graphs/overrides.hpp"
 #include "graphs/parse_toml.hpp"
+#include "graphs/sha256.hpp"
 #include "graphs/validate.hpp"
 
 namespace loom {
@@ -49,7 +50,9 @@ load_result load_graph(const std::string& path, const std::vector<std::string>& 
     return failed(path, fmt::format("cannot read file: {}", std::strerror(errno)));
   if (length > max_graph_file_bytes) return failed(path, too_large(length));
   text.resize(length);
-  return load_graph_text(text, path, overrides, registry);
+  auto result = load_graph_text(text, path, overrides, registry);
+  if (result.graph) result.graph->sha256 = sha256_hex(text);
+  return result;
 }
 
 load_result load_graph_text(const std::string& text, const std::string& path,

@@ -26,6 +26,7 @@ load_result load_graph(const std::string& path, const std::vector<std::string>& 
                        stage_registry& registry);
 
 // The same, for text already in memory (`path` is used in messages and to resolve plugins).
+// The graph's sha256 stays empty: only load_graph reads a file whose bytes it can vouch for.
 load_result load_graph_text(const std::string& text, const std::string& path,
                             const std::vector<std::string>& overrides, stage_registry& registry);
 

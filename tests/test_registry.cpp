@@ -35,10 +35,8 @@ std::string refusal(const stage_spec& spec) {
 
 BOOST_AUTO_TEST_CASE(every_build_has_the_builtin_types) {
   auto r = stage_registry::with_builtins();
-  std::vector<std::string> names;
-  for (const auto* s : r.all()) names.push_back(s->type);
-  BOOST_TEST(names == (std::vector<std::string>{"null_sink", "passthrough", "synthetic_source"}),
-             boost::test_tools::per_element());
+  for (const char* type : {"synthetic_source", "passthrough", "null_sink"})
+    BOOST_TEST(r.find(type) != nullptr, type);
   BOOST_TEST(r.origin("passthrough") == "built-in");
   BOOST_TEST(r.find("synthetic_source")->is_source());
   BOOST_TEST(r.find("null_sink")->is_sink());
