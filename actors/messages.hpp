@@ -52,6 +52,9 @@ struct replica_plan {
   std::function<void(const std::string&)> log;
   // Live counters the coordinator reads for progress.
   std::shared_ptr<std::atomic<std::uint64_t>> live_in, live_out;
+  // Set when the run is being abandoned: replicas stop between packets instead of working
+  // through what is queued.
+  std::shared_ptr<const std::atomic<bool>> abandoned;
 };
 
 // What a replica reports when it has finished.
@@ -94,6 +97,7 @@ struct credit_msg {
 struct tick_msg {};
 struct start_msg {};
 struct stop_msg {};
+struct snapshot_msg {};  // answered with a done_msg holding what the replica has counted so far
 struct done_msg {
   std::shared_ptr<replica_report> report;
 };
@@ -112,5 +116,6 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(loom::credit_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(loom::tick_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(loom::start_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(loom::stop_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(loom::snapshot_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(loom::done_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(loom::failed_msg)

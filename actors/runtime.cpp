@@ -55,6 +55,7 @@ class topology {
         plan->outputs.resize(s.spec->outputs.size());
         plan->live_in = std::make_shared<std::atomic<std::uint64_t>>(0);
         plan->live_out = std::make_shared<std::atomic<std::uint64_t>>(0);
+        plan->abandoned = abandoned_;
         plans.push_back(plan);
       }
     }
@@ -63,6 +64,7 @@ class topology {
   }
 
   const std::map<std::string, std::vector<caf::actor>>& actors() const { return actors_; }
+  void abandon() { abandoned_->store(true, std::memory_order_relaxed); }
   const std::map<std::string, std::vector<std::shared_ptr<replica_plan>>>& plans() const {
     return plans_;
   }
@@ -102,6 +104,7 @@ class topology {
   }
 
   const graph_def& graph_;
+  std::shared_ptr<std::atomic<bool>> abandoned_ = std::make_shared<std::atomic<bool>>(false);
   std::map<std::string, std::vector<caf::actor>> actors_;
   std::map<std::string, std::vector<std::shared_ptr<replica_plan>>> plans_;
 };
@@ -156,122 +159,165 @@ run_stats summarize(const graph_def& graph, const std::vector<std::shared_ptr<re
   return stats;
 }
 
+// Drives one run from the calling thread: opens every replica, starts the sources, forwards
+// stop requests, and gathers what each replica reports.
+class coordinator {
+ public:
+  coordinator(const graph_def& graph, const run_options& options)
+      : graph_(graph), options_(options), log_(serialized(options.log)), self_(system_),
+        topo_(system_, graph, caf::actor{self_}, log_) {
+    for (const auto& [name, replicas] : topo_.actors())
+      for (const auto& a : replicas) {
+        self_->monitor(a);
+        alive_.emplace(a.address(), name);
+      }
+  }
+
+  run_result run() {
+    if (open_all()) {
+      start_sources();
+      until_finished();
+    }
+    if (!alive_.empty()) stop_the_rest();
+    result_.stats = summarize(graph_, reports_, seconds());
+    return std::move(result_);
+  }
+
+ private:
+  // Every replica opens before any source starts, so a stage that cannot start stops the run
+  // before data moves.
+  bool open_all() {
+    for (const auto& [name, plans] : topo_.plans())
+      for (std::size_t r = 0; r < plans.size(); ++r)
+        self_->send(topo_.actors().at(name)[r], init_msg{plans[r]});
+    std::size_t opened = 0;
+    while (opened < alive_.size() && !ending_) {
+      self_->receive(
+          [&](opened_msg& m) {
+            ++opened;
+            if (!m.error.empty())
+              fail(fmt::format("stage '{}' ({}) failed to open: {}", m.stage,
+                               graph_.find(m.stage)->type, m.error));
+          },
+          [&](caf::down_msg& d) { on_down(d); },
+          caf::after(std::chrono::milliseconds(100)) >> [&] { check_stop_requests(); });
+    }
+    return !ending_;
+  }
+
+  void start_sources() {
+    for (const auto& s : graph_.stages)
+      if (s.spec->is_source())
+        for (const auto& a : topo_.actors().at(s.name)) self_->send(a, start_msg{});
+  }
+
+  void until_finished() {
+    auto last_progress = clock::now();
+    while (!alive_.empty() && !ending_) {
+      self_->receive(
+          [&](done_msg& m) { reports_.push_back(std::move(m.report)); },
+          [&](failed_msg& m) { fail(std::move(m.message)); },
+          [&](caf::down_msg& d) { on_down(d); },
+          caf::after(std::chrono::milliseconds(50)) >> [] {});
+      check_stop_requests();
+      if (options_.progress && clock::now() - last_progress >= std::chrono::seconds(1)) {
+        last_progress = clock::now();
+        report_progress();
+      }
+    }
+  }
+
+  // The run is over early (failure, second interrupt): ask every replica still running for
+  // what it has counted, so the stats show where things went wrong, then stop them all.
+  void stop_the_rest() {
+    topo_.abandon();
+    for (const auto& [name, replicas] : topo_.actors())
+      for (const auto& a : replicas)
+        if (alive_.count(a.address())) self_->send(a, snapshot_msg{});
+    auto deadline = clock::now() + std::chrono::seconds(2);
+    std::size_t waiting = alive_.size();
+    while (waiting > 0 && clock::now() < deadline) {
+      self_->receive(
+          [&](done_msg& m) {
+            reports_.push_back(std::move(m.report));
+            --waiting;
+          },
+          [&](failed_msg&) {},
+          [&](caf::down_msg& d) {
+            if (alive_.erase(d.source)) --waiting;
+          },
+          caf::after(std::chrono::milliseconds(50)) >> [] {});
+    }
+    for (const auto& [name, replicas] : topo_.actors())
+      for (const auto& a : replicas) self_->send_exit(a, caf::exit_reason::user_shutdown);
+  }
+
+  void on_down(const caf::down_msg& d) {
+    auto it = alive_.find(d.source);
+    if (it == alive_.end()) return;
+    auto name = it->second;
+    alive_.erase(it);
+    if (d.reason)
+      fail(fmt::format("stage '{}' stopped unexpectedly: {}", name, system_.render(d.reason)));
+  }
+
+  void fail(std::string why) {
+    ending_ = true;
+    if (result_.status != run_result::outcome::interrupted)
+      result_.status = run_result::outcome::failed;
+    result_.failures.push_back(std::move(why));
+  }
+
+  void check_stop_requests() {
+    int stops = options_.stop_requests ? options_.stop_requests->load(std::memory_order_relaxed) : 0;
+    if (stops == 0 || stops == stops_seen_) return;
+    stops_seen_ = stops;
+    result_.status = run_result::outcome::interrupted;
+    if (stops >= 2) {
+      result_.failures.push_back("stopped by a second interrupt before the pipeline drained");
+      ending_ = true;
+      return;
+    }
+    log_("stopping: sources end now, the pipeline drains (interrupt again to abort)");
+    for (const auto& s : graph_.stages)
+      if (s.spec->is_source())
+        for (const auto& a : topo_.actors().at(s.name)) self_->send(a, stop_msg{});
+  }
+
+  void report_progress() {
+    std::vector<stage_progress> progress;
+    for (const auto& [name, plans] : topo_.plans()) {
+      stage_progress p{name, 0, 0};
+      for (const auto& plan : plans) {
+        p.packets_in += plan->live_in->load(std::memory_order_relaxed);
+        p.packets_out += plan->live_out->load(std::memory_order_relaxed);
+      }
+      progress.push_back(p);
+    }
+    options_.progress(seconds(), progress);
+  }
+
+  double seconds() const { return std::chrono::duration<double>(clock::now() - started_).count(); }
+
+  const graph_def& graph_;
+  const run_options& options_;
+  std::function<void(const std::string&)> log_;
+  clock::time_point started_ = clock::now();
+  caf::actor_system_config config_;
+  caf::actor_system system_{config_};
+  caf::scoped_actor self_;
+  topology topo_;
+  std::map<caf::actor_addr, std::string> alive_;  // replicas that have not finished
+  std::vector<std::shared_ptr<replica_report>> reports_;
+  run_result result_;
+  bool ending_ = false;
+  int stops_seen_ = 0;
+};
+
 }  // namespace
 
 run_result run_graph(const graph_def& graph, const run_options& options) {
-  run_result result;
-  auto log = serialized(options.log);
-  auto started = clock::now();
-  auto stop_requests = [&] {
-    return options.stop_requests ? options.stop_requests->load(std::memory_order_relaxed) : 0;
-  };
-
-  caf::actor_system_config config;
-  caf::actor_system system{config};
-  caf::scoped_actor self{system};
-  topology topo(system, graph, caf::actor{self}, log);
-
-  std::vector<caf::actor> all;
-  for (const auto& [name, replicas] : topo.actors())
-    for (const auto& a : replicas) {
-      self->monitor(a);
-      all.push_back(a);
-    }
-  std::map<caf::actor_addr, std::string> names;
-  for (const auto& [name, replicas] : topo.actors())
-    for (const auto& a : replicas) names[a.address()] = name;
-
-  auto abort_all = [&] {
-    for (const auto& a : all) self->send_exit(a, caf::exit_reason::user_shutdown);
-  };
-  auto fail = [&](std::string why) {
-    if (result.status != run_result::outcome::failed) abort_all();
-    result.status = run_result::outcome::failed;
-    result.failures.push_back(std::move(why));
-  };
-
-  // Open every replica before any source starts, so a stage that cannot start stops the run
-  // before data moves.
-  for (const auto& [name, plans] : topo.plans())
-    for (std::size_t r = 0; r < plans.size(); ++r)
-      self->send(topo.actors().at(name)[r], init_msg{plans[r]});
-  std::size_t opened = 0;
-  bool open_failed = false;
-  while (opened < all.size() && !open_failed) {
-    self->receive(
-        [&](opened_msg& m) {
-          ++opened;
-          if (!m.error.empty()) {
-            const auto& s = *graph.find(m.stage);
-            fail(fmt::format("stage '{}' ({}) failed to open: {}", m.stage, s.type, m.error));
-            open_failed = true;
-          }
-        },
-        [&](caf::down_msg& d) {
-          fail(fmt::format("stage '{}' stopped during start-up: {}", names[d.source],
-                           system.render(d.reason)));
-          open_failed = true;
-        },
-        caf::after(std::chrono::milliseconds(100)) >> [&] {
-          if (stop_requests() > 0) {
-            result.status = run_result::outcome::interrupted;
-            abort_all();
-            open_failed = true;
-          }
-        });
-  }
-
-  std::vector<std::shared_ptr<replica_report>> reports;
-  if (!open_failed) {
-    for (const auto& s : graph.stages)
-      if (s.spec->is_source())
-        for (const auto& a : topo.actors().at(s.name)) self->send(a, start_msg{});
-    int stops_forwarded = 0;
-    auto last_progress = clock::now();
-    std::size_t finished = 0;
-    while (finished < all.size() && result.status != run_result::outcome::failed) {
-      self->receive(
-          [&](done_msg& m) {
-            ++finished;
-            reports.push_back(std::move(m.report));
-          },
-          [&](failed_msg& m) { fail(std::move(m.message)); },
-          [&](caf::down_msg& d) {
-            if (d.reason)
-              fail(fmt::format("stage '{}' stopped unexpectedly: {}", names[d.source],
-                               system.render(d.reason)));
-          },
-          caf::after(std::chrono::milliseconds(50)) >> [] {});
-      int stops = stop_requests();
-      if (stops >= 2) {
-        fail("stopped by a second interrupt before the pipeline drained");
-        result.status = run_result::outcome::interrupted;
-      } else if (stops == 1 && stops_forwarded == 0) {
-        stops_forwarded = 1;
-        result.status = run_result::outcome::interrupted;
-        log("stopping: sources end now, the pipeline drains (interrupt again to abort)");
-        for (const auto& s : graph.stages)
-          if (s.spec->is_source())
-            for (const auto& a : topo.actors().at(s.name)) self->send(a, stop_msg{});
-      }
-      if (options.progress && clock::now() - last_progress >= std::chrono::seconds(1)) {
-        last_progress = clock::now();
-        std::vector<stage_progress> progress;
-        for (const auto& [name, plans] : topo.plans()) {
-          stage_progress p{name, 0, 0};
-          for (const auto& plan : plans) {
-            p.packets_in += plan->live_in->load(std::memory_order_relaxed);
-            p.packets_out += plan->live_out->load(std::memory_order_relaxed);
-          }
-          progress.push_back(p);
-        }
-        options.progress(std::chrono::duration<double>(clock::now() - started).count(), progress);
-      }
-    }
-  }
-  result.stats = summarize(graph, reports,
-                           std::chrono::duration<double>(clock::now() - started).count());
-  return result;
+  return coordinator(graph, options).run();
 }
 
 }  // namespace loom

@@ -56,15 +56,15 @@ class stage_actor : public caf::event_based_actor {
           if (ctx_) ctx_->request_stop();
           pump();
         },
+        [this](snapshot_msg) { return done_msg{final_report()}; },
     };
   }
 
  private:
   opened_msg init(std::shared_ptr<const replica_plan> plan) {
     plan_ = std::move(plan);
-    report_ = std::make_shared<replica_report>();
-    report_->stage = stage().name;
-    report_->replica = plan_->replica;
+    report_.stage = stage().name;
+    report_.replica = plan_->replica;
     policy_.emplace(stage().on_error, stage().restart);
     for (std::size_t p = 0; p < plan_->inputs.size(); ++p) {
       const auto& port = plan_->inputs[p];
@@ -112,9 +112,9 @@ class stage_actor : public caf::event_based_actor {
   void pump() {
     if (!instance_ || closed_) return maybe_done();
     // Shared counters are touched once per pump, not once per packet.
-    auto in_before = report_->packets_in, out_before = report_->packets_out;
+    auto in_before = report_.packets_in, out_before = report_.packets_out;
     int burst = 0;
-    while (!stalled() && !failed_) {
+    while (!stalled() && !failed_ && !plan_->abandoned->load(std::memory_order_relaxed)) {
       if (stage().spec->is_source()) {
         if (ctx_->finished()) break;
         if (++burst > source_burst) {
@@ -132,9 +132,9 @@ class stage_actor : public caf::event_based_actor {
       }
     }
     for (auto& s : senders_) s.flush();
-    if (report_->packets_in != in_before || report_->packets_out != out_before) {
-      plan_->live_in->fetch_add(report_->packets_in - in_before, std::memory_order_relaxed);
-      plan_->live_out->fetch_add(report_->packets_out - out_before, std::memory_order_relaxed);
+    if (report_.packets_in != in_before || report_.packets_out != out_before) {
+      plan_->live_in->fetch_add(report_.packets_in - in_before, std::memory_order_relaxed);
+      plan_->live_out->fetch_add(report_.packets_out - out_before, std::memory_order_relaxed);
     }
     if (failed_) return;
     bool inputs_done = stage().spec->is_source() ? ctx_->finished() : all_exhausted(inputs_);
@@ -147,9 +147,9 @@ class stage_actor : public caf::event_based_actor {
     std::size_t first_port = 0;
     bool arrived = stage().spec->inputs_order == input_order::as_they_arrive;
     if (arrived ? !take_any(inputs_, next_port_, set_, first_port)
-                : !take_aligned(inputs_, set_, report_->unmatched))
+                : !take_aligned(inputs_, set_, report_.unmatched))
       return false;
-    report_->packets_in += set_.packets.size();
+    report_.packets_in += set_.packets.size();
     if (stage().spec->is_sink()) record_arrival();
     sequence_ = set_.packets[0]->sequence;
     if (arrived) ctx_->clear_inputs();
@@ -161,15 +161,15 @@ class stage_actor : public caf::event_based_actor {
   void record_arrival() {
     auto now = steady_now_ns();
     for (const auto& p : set_.packets) {
-      ++report_->sink_packets;
-      report_->sink_bytes += p->payload_bytes();
-      report_->latency.record(now - p->created_ns);
+      ++report_.sink_packets;
+      report_.sink_bytes += p->payload_bytes();
+      report_.latency.record(now - p->created_ns);
     }
   }
 
   void run_process(std::uint64_t ticket) {
     auto& emitted = ctx_->emitted();
-    report_->cpus.add(current_cpu());
+    report_.cpus.add(current_cpu());
     busy_.begin();
     try {
       instance_->process(*ctx_);
@@ -187,7 +187,7 @@ class stage_actor : public caf::event_based_actor {
 
   void send_outputs(std::uint64_t ticket) {
     auto& emitted = ctx_->emitted();
-    report_->packets_out += emitted.size();
+    report_.packets_out += emitted.size();
     for (std::size_t port = 0; port < plan_->outputs.size(); ++port) {
       std::size_t count = 0;
       for (const auto& [p, packet] : emitted) count += p == port;
@@ -218,13 +218,13 @@ class stage_actor : public caf::event_based_actor {
   }
 
   void on_failure(const std::string& what) {
-    ++report_->errors;
+    ++report_.errors;
     const auto& s = stage();
     auto where = stage().spec->is_source() ? std::string() : fmt::format(" on packet {}", sequence_);
-    if (report_->errors <= errors_logged_in_full || report_->errors % 1000 == 0)
+    if (report_.errors <= errors_logged_in_full || report_.errors % 1000 == 0)
       log(fmt::format("stage '{}' ({}){}{}: {}{}", s.name, s.type, replica_suffix(), where, what,
-                      report_->errors > errors_logged_in_full
-                          ? fmt::format(" ({} errors so far)", report_->errors)
+                      report_.errors > errors_logged_in_full
+                          ? fmt::format(" ({} errors so far)", report_.errors)
                           : ""));
     switch (policy_->on_failure()) {
       case failure_policy::action::carry_on:
@@ -243,7 +243,7 @@ class stage_actor : public caf::event_based_actor {
   }
 
   void restart() {
-    ++report_->restarts;
+    ++report_.restarts;
     log(fmt::format("stage '{}' ({}){}: {} errors in a row, restarting it (restart {} of at most {} "
                     "within {} s)",
                     stage().name, stage().type, replica_suffix(), stage().restart.errors,
@@ -268,7 +268,7 @@ class stage_actor : public caf::event_based_actor {
       instance_->close(*ctx_);
       if (!ctx_->emitted().empty()) send_outputs(0);
     } catch (const std::exception& e) {
-      ++report_->errors;
+      ++report_.errors;
       log(fmt::format("stage '{}' ({}){}: close failed: {}", stage().name, stage().type,
                       replica_suffix(), e.what()));
     }
@@ -280,11 +280,16 @@ class stage_actor : public caf::event_based_actor {
     for (const auto& s : senders_)
       if (!s.flushed()) return;
     done_ = true;
-    report_->busy_ns = busy_.total_ns();
-    for (std::size_t i = 0; i < senders_.size(); ++i)
-      report_->links.push_back({plan_->links[i].edge, senders_[i].sent(), senders_[i].dropped()});
-    send(plan_->coordinator, done_msg{std::move(report_)});
+    send(plan_->coordinator, done_msg{final_report()});
     quit();
+  }
+
+  std::shared_ptr<replica_report> final_report() const {
+    auto report = std::make_shared<replica_report>(report_);
+    report->busy_ns = busy_.total_ns();
+    for (std::size_t i = 0; i < senders_.size(); ++i)
+      report->links.push_back({plan_->links[i].edge, senders_[i].sent(), senders_[i].dropped()});
+    return report;
   }
 
   void fail(std::string message) {
@@ -318,7 +323,7 @@ class stage_actor : public caf::event_based_actor {
   std::uint64_t sequence_ = 0;  // of the input set being processed, for error messages
   std::size_t next_port_ = 0;   // where inputs taken as they arrive are looked for first
   busy_timer busy_;
-  std::shared_ptr<replica_report> report_;
+  replica_report report_;
   bool closed_ = false;
   bool done_ = false;
   bool failed_ = false;

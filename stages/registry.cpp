@@ -34,6 +34,12 @@ void stage_registry::add(stage_spec spec, std::string origin) {
     throw std::invalid_argument(fmt::format(
         "stage type '{}': a stage with one output names it 'out' (not '{}')", spec.type,
         spec.outputs[0].name));
+  for (const auto& p : spec.params)
+    for (std::string_view reserved : {"type", "device", "replicas", "inputs", "on_error", "restart"})
+      if (p.key == reserved)
+        throw std::invalid_argument(fmt::format(
+            "stage type '{}': parameter '{}' would clash with the stage key of that name",
+            spec.type, p.key));
   require_unique(spec, spec.inputs, [](const port_spec& p) { return std::string_view(p.name); },
                  "input port");
   require_unique(spec, spec.outputs, [](const port_spec& p) { return std::string_view(p.name); },

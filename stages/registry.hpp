@@ -13,8 +13,8 @@ namespace loom {
 class stage_registry {
  public:
   // Adds a type; throws std::invalid_argument if the name is taken or the spec is malformed
-  // (no factory, duplicate port or parameter names, a single input not called "in" or a
-  // single output not called "out").
+  // (no factory, duplicate port or parameter names, a parameter named like a stage key such
+  // as `device`, a single input not called "in" or a single output not called "out").
   void add(stage_spec spec, std::string origin = "built-in");
 
   const stage_spec* find(std::string_view type) const;

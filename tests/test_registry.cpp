@@ -78,6 +78,11 @@ BOOST_AUTO_TEST_CASE(malformed_specs_are_refused_with_the_reason) {
   twice.inputs = {{"a", "", {}}, {"a", "", {}}};
   BOOST_TEST(refusal(twice) == "stage type 'w' declares input port 'a' twice");
 
+  auto reserved = spec_named("u");
+  reserved.params = {integer_param("replicas", 1, "copies")};
+  BOOST_TEST(refusal(reserved) ==
+             "stage type 'u': parameter 'replicas' would clash with the stage key of that name");
+
   auto params = spec_named("v");
   params.params = {integer_param("n", 1, "n"), integer_param("n", 2, "n again")};
   BOOST_TEST(refusal(params) == "stage type 'v' declares parameter 'n' twice");

@@ -388,6 +388,9 @@ inputs.in = "f.out"
   BOOST_REQUIRE(r.result.failures.size() == 1u);
   BOOST_TEST(r.result.failures[0] ==
              "stage 'f' (faulty) failed and on_error = \"fail\": bad packet 0");
+  // What the stages had counted when the run stopped is still reported.
+  BOOST_TEST(r.result.stats.stages.at("f").errors == 1u);
+  BOOST_TEST(r.result.stats.stages.at("src").packets_out >= 1u);
 }
 
 BOOST_FIXTURE_TEST_CASE(errors_in_a_row_restart_the_stage, fixture) {
@@ -479,6 +482,35 @@ inputs.in = "hop.out"
   BOOST_TEST(produced < 1000000u);
   BOOST_TEST(s.sinks.at("sink").packets == produced);  // drained: nothing in flight was lost
   BOOST_TEST(rec->sequences == iota(produced), boost::test_tools::per_element());
+}
+
+BOOST_FIXTURE_TEST_CASE(a_second_stop_request_aborts_without_draining, fixture) {
+  std::atomic<int> stop{0};
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(200ms);
+    stop = 1;
+    std::this_thread::sleep_for(100ms);
+    stop = 2;
+  });
+  auto started = std::chrono::steady_clock::now();
+  // Draining would take 64 x 0.5 s behind this sink.
+  auto r = run(R"(
+[stages.src]
+type = "synthetic_source"
+count = 1000000
+[stages.sink]
+type = "null_sink"
+delay_us = 500000
+inputs.in = { from = "src.out", capacity = 64 }
+)",
+               &stop);
+  stopper.join();
+  BOOST_TEST((r.result.status == run_result::outcome::interrupted));
+  BOOST_TEST(r.result.failures ==
+                 std::vector<std::string>{"stopped by a second interrupt before the pipeline drained"},
+             boost::test_tools::per_element());
+  BOOST_TEST(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() < 5.0);
+  BOOST_TEST(r.result.stats.stages.at("src").packets_out >= 64u);
 }
 
 BOOST_FIXTURE_TEST_CASE(pinned_stages_run_only_on_their_cores, fixture) {

@@ -13,14 +13,14 @@ std::vector<std::pair<std::string, std::string>> provenance::tags() const {
   auto add = [&out](const char* key, const std::string& value) {
     if (!value.empty()) out.emplace_back(key, value);
   };
-  add("loom:generator", generator);
-  add("loom:version", version);
-  add("loom:graph", graph);
-  add("loom:graph_sha256", graph_sha256);
-  add("loom:stage", stage);
-  add("loom:seed", seed);
-  add("loom:created", created);
-  add("loom:ai_generated", ai_generated ? "true" : "false");
+  add("loom_generator", generator);
+  add("loom_version", version);
+  add("loom_graph", graph);
+  add("loom_graph_sha256", graph_sha256);
+  add("loom_stage", stage);
+  add("loom_seed", seed);
+  add("loom_created", created);
+  add("loom_ai_generated", ai_generated ? "true" : "false");
   return out;
 }
 
@@ -30,7 +30,7 @@ std::vector<param_spec> provenance_params() {
                    "seed recorded in the provenance of written files; a packet's \"seed\" "
                    "metadata takes precedence; empty: none recorded"),
       boolean_param("ai_generated", true,
-                    "mark written files as model output (loom:ai_generated); false for media "
+                    "mark written files as model output (loom_ai_generated); false for media "
                     "that was only transcoded"),
   };
 }

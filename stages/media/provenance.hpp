@@ -26,7 +26,7 @@ struct provenance {
 
   // "loom 0.1.0"
   std::string software() const;
-  // The fields as ("loom:<field>", value) pairs in a fixed order; empty fields are left out.
+  // The fields as ("loom_<field>", value) pairs in a fixed order; empty fields are left out.
   std::vector<std::pair<std::string, std::string>> tags() const;
 };
 
