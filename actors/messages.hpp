@@ -61,7 +61,8 @@ struct replica_plan {
 struct replica_report {
   std::string stage;
   int replica = 0;
-  std::uint64_t packets_in = 0, packets_out = 0, errors = 0, restarts = 0, unmatched = 0;
+  // `discarded`: packets the replica dropped itself (unmatched inputs, a stage's own count).
+  std::uint64_t packets_in = 0, packets_out = 0, errors = 0, restarts = 0, discarded = 0;
   std::int64_t busy_ns = 0;
   cpu_set_record cpus;
   std::uint64_t sink_packets = 0, sink_bytes = 0;

@@ -134,7 +134,7 @@ run_stats summarize(const graph_def& graph, const std::vector<std::shared_ptr<re
     st.packets_out += r->packets_out;
     st.errors += r->errors;
     st.restarts += r->restarts;
-    st.dropped += r->unmatched;
+    st.dropped += r->discarded;
     st.busy_seconds += static_cast<double>(r->busy_ns) / 1e9;
     cpus[r->stage].merge(r->cpus);
     if (auto sink = stats.sinks.find(r->stage); sink != stats.sinks.end()) {

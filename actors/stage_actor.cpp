@@ -99,6 +99,7 @@ class stage_actor : public caf::event_based_actor {
   void open_stage() {
     ctx_.emplace(stage().name, *stage().spec, stage().values, stage().device, plan_->replica);
     ctx_->set_run_info(plan_->run);
+    ctx_->set_log(plan_->log);
     instance_ = stage().spec->make();
     instance_->open(*ctx_);
   }
@@ -147,7 +148,7 @@ class stage_actor : public caf::event_based_actor {
     std::size_t first_port = 0;
     bool arrived = stage().spec->inputs_order == input_order::as_they_arrive;
     if (arrived ? !take_any(inputs_, next_port_, set_, first_port)
-                : !take_aligned(inputs_, set_, report_.unmatched))
+                : !take_aligned(inputs_, set_, report_.discarded))
       return false;
     report_.packets_in += set_.packets.size();
     if (stage().spec->is_sink()) record_arrival();
@@ -182,6 +183,7 @@ class stage_actor : public caf::event_based_actor {
       on_failure("unknown exception");
     }
     busy_.end();
+    report_.discarded += ctx_->take_dropped();
     if (!emitted.empty()) send_outputs(ticket);
   }
 

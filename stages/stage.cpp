@@ -1,5 +1,6 @@
 #include "stages/stage.hpp"
 
+#include <cstdio>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -43,6 +44,15 @@ const packet_ptr& stage_context::input_ptr(std::string_view port) const {
   const auto& p = inputs_[*index];
   if (!p) throw std::logic_error(fmt::format("stage '{}': no packet on input '{}'", name_, port));
   return p;
+}
+
+void stage_context::log(std::string_view message) const {
+  auto line = fmt::format("stage '{}' ({}){}: {}", name_, spec_->type,
+                          replica_ > 0 ? fmt::format(" replica {}", replica_) : "", message);
+  if (log_)
+    log_(line);
+  else
+    std::fprintf(stderr, "loom: %s\n", line.c_str());
 }
 
 packet_ptr stage_context::take_input(std::string_view port) {

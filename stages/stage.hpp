@@ -106,6 +106,12 @@ class stage_context {
   // A stop was requested (SIGINT/SIGTERM): sources should finish.
   bool stop_requested() const { return stop_requested_; }
 
+  // Reports something the user should see (a reconnect, a gap), as one line naming the stage.
+  void log(std::string_view message) const;
+  // Counts packets this stage discarded on purpose (a live source skipping late frames); they
+  // appear in the stage's `dropped` stat.
+  void count_dropped(std::uint64_t packets = 1) { dropped_ += packets; }
+
   // -- used by the runtime and by tests that drive a stage by hand --
   void set_input(std::size_t index, packet_ptr p) {
     arrived_ = index;
@@ -118,6 +124,8 @@ class stage_context {
   std::optional<std::chrono::microseconds> take_retry() { return std::exchange(retry_after_, {}); }
   void request_stop() { stop_requested_ = true; }
   void set_run_info(run_info info) { run_ = std::move(info); }
+  void set_log(std::function<void(const std::string&)> log) { log_ = std::move(log); }
+  std::uint64_t take_dropped() { return std::exchange(dropped_, 0); }
 
  private:
   std::string name_;
@@ -128,6 +136,8 @@ class stage_context {
   run_info run_;
   std::vector<packet_ptr> inputs_;
   std::size_t arrived_ = 0;
+  std::function<void(const std::string&)> log_;
+  std::uint64_t dropped_ = 0;
   std::vector<std::pair<std::size_t, packet_ptr>> emitted_;
   std::optional<std::chrono::microseconds> retry_after_;
   bool finished_ = false;

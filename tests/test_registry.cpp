@@ -102,3 +102,17 @@ BOOST_AUTO_TEST_CASE(a_stage_context_drives_a_stage_by_hand) {
   BOOST_TEST(ctx.emitted()[0].first == 0u);
   BOOST_TEST(ctx.emitted()[0].second.get() == p.get());  // forwarded, not copied
 }
+
+BOOST_AUTO_TEST_CASE(stages_log_through_their_context_and_count_their_own_drops) {
+  auto r = stage_registry::with_builtins();
+  stage_context ctx("hop", *r.find("passthrough"), param_values{}, "cpu", 2);
+  std::vector<std::string> lines;
+  ctx.set_log([&](const std::string& line) { lines.push_back(line); });
+  ctx.log("reconnected after 1.5 s");
+  BOOST_TEST(lines == std::vector<std::string>{"stage 'hop' (passthrough) replica 2: reconnected after 1.5 s"},
+             boost::test_tools::per_element());
+  ctx.count_dropped(3);
+  ctx.count_dropped();
+  BOOST_TEST(ctx.take_dropped() == 4u);
+  BOOST_TEST(ctx.take_dropped() == 0u);
+}

@@ -48,7 +48,10 @@ class jitter final : public stage {
   }
   void process(stage_context& ctx) override {
     std::this_thread::sleep_for(std::chrono::microseconds(rng_() % 300));
-    if (drop_every_ > 0 && ctx.input().sequence % drop_every_ == 0) return;
+    if (drop_every_ > 0 && ctx.input().sequence % drop_every_ == 0) {
+      ctx.count_dropped();
+      return;
+    }
     ctx.emit("out", ctx.input_ptr());
   }
 
@@ -278,6 +281,7 @@ inputs.in = "work.out"
     if (i % 7 != 0) expected.push_back(i);
   BOOST_TEST(rec->sequences == expected, boost::test_tools::per_element());
   BOOST_TEST(r.result.stats.stages.at("work").replicas == 3);
+  BOOST_TEST(r.result.stats.stages.at("work").dropped == 86u);  // counted by the stage itself
   BOOST_TEST(r.result.stats.stages.at("work").packets_in == 600u);
 }
 

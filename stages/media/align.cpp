@@ -113,9 +113,17 @@ class align final : public stage {
       }
       ctx.emit("out", std::move(out));
     }
+    // Primary packets the aligner gave up on show in the stage's `dropped` stat. Secondary
+    // packets that joined no group are not drops: a faster stream matched by `nearest` leaves
+    // most of them unused by design.
+    const auto& c = aligner_->counts();
+    auto discarded = c.dropped + c.overflowed;
+    ctx.count_dropped(discarded - reported_dropped_);
+    reported_dropped_ = discarded;
   }
 
   std::optional<timestamp_aligner> aligner_;
+  std::uint64_t reported_dropped_ = 0;
 };
 
 }  // namespace

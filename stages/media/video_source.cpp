@@ -35,9 +35,9 @@
 // frame, with `retry_after`, never by sleeping. The source never reads ahead and never queues
 // frames, so a slow pipeline cannot make it grow memory: while the next stage is busy the source
 // is not called; when it is called again, every decoded frame already more than `max_lag_ms`
-// behind real time is skipped without conversion. Skipped frames are counted on the next packet
-// emitted (metadata "skipped_before", and the running total "skipped_total"; frames skipped after
-// the last packet have no packet to be counted on). Read a live source
+// behind real time is skipped without conversion. Skipped frames are counted in the stage's
+// `dropped` stat and on the next packet emitted (metadata "skipped_before", and the running total
+// "skipped_total"). Read a live source
 // through an edge with `policy = "drop_oldest"` so that its own sends never wait either; those
 // drops are counted by the runtime as edge drops.
 //
@@ -45,7 +45,8 @@
 // `reconnect = true`: when a read fails, the source reports the drop as an error (counted in the
 // stage's "errors" stat, logged with its position) and reopens the stream with exponential backoff
 // (0.1 s doubling to 5 s) for at most `reconnect_max_s`; the first packet after the gap carries
-// metadata "gap_us" (wall-clock time without frames) and "reconnects". Timestamps after a
+// metadata "gap_us" (wall-clock time without frames) and "reconnects", and the reconnect is
+// logged with the gap. Timestamps after a
 // reconnect continue from where they stopped, plus the gap.
 //
 // Errors: a missing file, a stream FFmpeg cannot open or an unsupported codec fail `open`, so the
@@ -146,6 +147,7 @@ class video_source final : public stage {
         if (now - due > max_lag_ && emitted_frames_ > 0) {
           ++skipped_pending_;
           ++skipped_total_;
+          ctx.count_dropped();
           holding_ = false;
           av_frame_unref(frame_.get());
           continue;
@@ -347,6 +349,8 @@ class video_source final : public stage {
         std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - dropped_at_);
     gap_us_ = gap.count();
     ++reconnects_;
+    ctx.log(fmt::format("'{}' reconnected after {:.1f} s without frames (reconnect {})", uri_,
+                        static_cast<double>(gap.count()) / 1e6, reconnects_));
     time_base_ = input_->time_base();
     // The new stream's clock starts afresh: continue after the last frame, plus the gap.
     first_pts_.reset();
@@ -422,7 +426,7 @@ with libswscale, straight into the outgoing tensor: "image" [H, W, 3], or with `
 presentation time in µs (timestamp_us) and metadata "time_base", "pts" and "uri".
 
 `fps` samples frames by media time. `live = true` paces to real time, skips frames more than
-`max_lag_ms` late (counted in metadata "skipped_before"/"skipped_total") and reconnects dropped
+`max_lag_ms` late (counted in `dropped` and in metadata "skipped_before"/"skipped_total") and reconnects dropped
 network streams with backoff (metadata "gap_us", "reconnects"; the drop is a counted error).
 A missing file or unsupported codec fails the run at start-up; a corrupt or truncated stream is
 one counted error naming the position, after which the frames decoded so far have flowed and the
