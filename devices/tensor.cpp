@@ -52,6 +52,7 @@ tensor::tensor(dtype type, shape_t shape, shape_t strides, buffer memory, std::s
     throw std::invalid_argument(fmt::format("tensor of rank {} given {} strides", shape_.size(),
                                             strides_.size()));
   auto needed = static_cast<std::size_t>(span_elements(shape_, strides_)) * size_of(type_);
+  nbytes_ = needed;
   if (needed > memory_.size())
     throw std::invalid_argument(fmt::format("tensor {} {} needs {} bytes, its buffer has {}",
                                             name_of(type_), to_string(shape_), needed,
@@ -64,10 +65,6 @@ tensor tensor::zeros(dtype type, shape_t shape, std::string device) {
 }
 
 std::int64_t tensor::numel() const { return element_count(shape_); }
-
-std::size_t tensor::nbytes() const {
-  return static_cast<std::size_t>(span_elements(shape_, strides_)) * size_of(type_);
-}
 
 bool tensor::is_contiguous() const { return strides_ == contiguous_strides(shape_); }
 

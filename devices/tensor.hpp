@@ -36,7 +36,7 @@ class tensor {
 
   std::int64_t numel() const;
   // Bytes the elements span in memory (what a copy of a dense tensor would move).
-  std::size_t nbytes() const;
+  std::size_t nbytes() const { return nbytes_; }
   bool is_contiguous() const;
 
   std::byte* raw() const { return memory_.data(); }
@@ -54,6 +54,7 @@ class tensor {
   shape_t strides_;
   buffer memory_;
   std::string device_ = "cpu";
+  std::size_t nbytes_ = 0;  // known at construction; sinks ask for it on every packet
 };
 
 shape_t contiguous_strides(const shape_t& shape);

@@ -37,10 +37,13 @@ stage_context::stage_context(std::string name, const stage_spec& spec, param_val
       device_(std::move(device)), replica_(replica), inputs_(spec.inputs.size()) {}
 
 const packet_ptr& stage_context::input_ptr(std::string_view port) const {
+  if (last_input_ < inputs_.size() && spec_->inputs[last_input_].name == port && inputs_[last_input_])
+    return inputs_[last_input_];
   auto index = spec_->input_index(port);
   if (!index)
     throw std::out_of_range(fmt::format("stage '{}' ({}) has no input port '{}'", name_,
                                         spec_->type, port));
+  last_input_ = *index;
   const auto& p = inputs_[*index];
   if (!p) throw std::logic_error(fmt::format("stage '{}': no packet on input '{}'", name_, port));
   return p;
@@ -61,10 +64,15 @@ packet_ptr stage_context::take_input(std::string_view port) {
 }
 
 void stage_context::emit(std::string_view port, packet_ptr p) {
+  if (last_output_ < spec_->outputs.size() && spec_->outputs[last_output_].name == port) {
+    emitted_.emplace_back(last_output_, std::move(p));
+    return;
+  }
   auto index = spec_->output_index(port);
   if (!index)
     throw std::out_of_range(fmt::format("stage '{}' ({}) has no output port '{}'", name_,
                                         spec_->type, port));
+  last_output_ = *index;
   emitted_.emplace_back(*index, std::move(p));
 }
 

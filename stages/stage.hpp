@@ -136,6 +136,8 @@ class stage_context {
   run_info run_;
   std::vector<packet_ptr> inputs_;
   std::size_t arrived_ = 0;
+  // A stage mostly names the same port call after call: try the last one found first.
+  mutable std::size_t last_input_ = 0, last_output_ = 0;
   std::function<void(const std::string&)> log_;
   std::uint64_t dropped_ = 0;
   std::vector<std::pair<std::size_t, packet_ptr>> emitted_;
