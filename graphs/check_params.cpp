@@ -55,22 +55,8 @@ class param_checker {
   }
 
   std::optional<double> number(const toml_node& node, const std::string& what) {
-    double value = 0;
-    if (node.kind == toml_kind::integer) {
-      value = static_cast<double>(node.integer());
-    } else if (node.kind == toml_kind::floating) {
-      value = node.floating();
-    } else {
-      add_error(errors_, node.where,
-                fmt::format("{} must be a number, not {}", what, kind_phrase(node.kind)));
-      return std::nullopt;
-    }
-    if (!std::isfinite(value)) {
-      add_error(errors_, node.where,
-                fmt::format("{} must be a finite number, not {}", what, value));
-      return std::nullopt;
-    }
-    if (!within_limits(node, value, what)) return std::nullopt;
+    auto value = read_number(node, what, errors_);
+    if (!value || !within_limits(node, *value, what)) return std::nullopt;
     return value;
   }
 

@@ -44,8 +44,8 @@ std::optional<std::int64_t> read_integer(const toml_node& node, std::string_view
   return value;
 }
 
-std::optional<double> read_positive_number(const toml_node& node, std::string_view what,
-                                           std::vector<diagnostic>& errors) {
+std::optional<double> read_number(const toml_node& node, std::string_view what,
+                                  std::vector<diagnostic>& errors) {
   double value = 0;
   if (node.kind == toml_kind::integer) {
     value = static_cast<double>(node.integer());
@@ -56,9 +56,19 @@ std::optional<double> read_positive_number(const toml_node& node, std::string_vi
               fmt::format("{} must be a number, not {}", what, kind_phrase(node.kind)));
     return std::nullopt;
   }
-  if (!std::isfinite(value) || value <= 0) {
+  if (!std::isfinite(value)) {
+    add_error(errors, node.where, fmt::format("{} must be a finite number, not {}", what, value));
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::optional<double> read_positive_number(const toml_node& node, std::string_view what,
+                                           std::vector<diagnostic>& errors) {
+  auto value = read_number(node, what, errors);
+  if (value && *value <= 0) {
     add_error(errors, node.where,
-              fmt::format("{} must be a number greater than 0, not {}", what, value));
+              fmt::format("{} must be a number greater than 0, not {}", what, *value));
     return std::nullopt;
   }
   return value;

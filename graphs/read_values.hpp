@@ -27,7 +27,10 @@ std::optional<std::int64_t> read_integer(const toml_node& node, std::string_view
                                          std::int64_t min, std::int64_t max,
                                          std::vector<diagnostic>& errors);
 
-// An integer or a floating-point number, finite and greater than zero.
+// An integer or a floating-point number, finite.
+std::optional<double> read_number(const toml_node& node, std::string_view what,
+                                  std::vector<diagnostic>& errors);
+// The same, and greater than zero.
 std::optional<double> read_positive_number(const toml_node& node, std::string_view what,
                                            std::vector<diagnostic>& errors);
 
