@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config
-  libcaf-dev libfmt-dev libtomlplusplus-dev libcli11-dev libspdlog-dev libhwloc-dev
+  libcaf-dev libfmt-dev libtomlplusplus-dev libcli11-dev libspdlog-dev libhwloc-dev libopenblas-dev
   libzmq3-dev cppzmq-dev capnproto libcapnp-dev
   libboost-test-dev
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libpng-dev libssl-dev ffmpeg

@@ -34,7 +34,8 @@ std::optional<std::size_t> stage_spec::output_index(std::string_view port) const
 stage_context::stage_context(std::string name, const stage_spec& spec, param_values values,
                              std::string device, int replica)
     : name_(std::move(name)), spec_(&spec), params_(std::move(values)),
-      device_(std::move(device)), replica_(replica), inputs_(spec.inputs.size()) {}
+      device_(std::move(device)), device_ptr_(&host_device()), replica_(replica),
+      inputs_(spec.inputs.size()) {}
 
 const packet_ptr& stage_context::input_ptr(std::string_view port) const {
   if (last_input_ < inputs_.size() && spec_->inputs[last_input_].name == port && inputs_[last_input_])

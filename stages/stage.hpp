@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "devices/device.hpp"
 #include "devices/dtype.hpp"
 #include "stages/packet.hpp"
 #include "stages/params.hpp"
@@ -25,8 +26,15 @@ namespace loom {
 
 // What a port carries, as far as it is known before anything runs.
 struct port_type {
-  std::optional<dtype> type;  // of the port's main tensor; none: any
-  std::optional<int> rank;    // none: any
+  std::optional<dtype> type;    // of the port's main tensor; none: any
+  std::optional<int> rank;      // none: any
+  std::optional<dims> shape;    // when every dimension is known before the run (for the planner)
+};
+
+// What one call of `process` costs, as the planner estimates it before anything runs.
+struct stage_cost {
+  double flops = 0;                 // arithmetic per call
+  std::size_t resident_bytes = 0;   // device memory held while open (weights, scratch)
 };
 
 struct port_spec {
@@ -55,6 +63,12 @@ struct stage_spec {
   std::function<std::unique_ptr<stage>()> make;
   // Output types from the parameters and the input types, when they depend on them. Pure.
   std::function<std::vector<port_type>(const param_values&, const std::vector<port_type>& inputs)> infer;
+  // Device kinds whose memory this stage type works in ("*": any, for stages that never touch
+  // tensor data). A stage placed on another kind is an error at check time.
+  std::vector<std::string> device_kinds{"cpu"};
+  // Cost per call from the parameters and the input types, for placement and `loom plan`. Pure;
+  // none: negligible.
+  std::function<stage_cost(const param_values&, const std::vector<port_type>& inputs)> estimate;
 
   bool is_source() const { return inputs.empty(); }
   bool is_sink() const { return outputs.empty(); }
@@ -79,7 +93,9 @@ class stage_context {
   const std::string& name() const { return name_; }
   const stage_spec& spec() const { return *spec_; }
   const param_values& params() const { return params_; }
-  const std::string& device() const { return device_; }
+  const std::string& device_name() const { return device_; }
+  // The device this stage runs on: allocate outputs there, run math there.
+  loom::device& device() const { return *device_ptr_; }
   int replica() const { return replica_; }
   const run_info& run() const { return run_; }
 
@@ -125,6 +141,7 @@ class stage_context {
   void request_stop() { stop_requested_ = true; }
   void set_run_info(run_info info) { run_ = std::move(info); }
   void set_log(std::function<void(const std::string&)> log) { log_ = std::move(log); }
+  void set_device(loom::device& d) { device_ptr_ = &d; }
   std::uint64_t take_dropped() { return std::exchange(dropped_, 0); }
 
  private:
@@ -132,6 +149,7 @@ class stage_context {
   const stage_spec* spec_;
   param_values params_;
   std::string device_;
+  loom::device* device_ptr_;
   int replica_;
   run_info run_;
   std::vector<packet_ptr> inputs_;
