@@ -31,8 +31,11 @@ struct device_kind {
   // Keys its `[devices.NAME]` table takes, besides the ones every kind has (`kind`, `cores`,
   // `cost_per_hour`, `watts`).
   std::vector<param_spec> params;
-  // What a device declared with these values can do, without opening it. Pure.
-  std::function<device_caps(const std::string& name, const param_values&)> describe;
+  // What a device declared with these values (and `cores` for its threads) can do, without
+  // opening it. Pure.
+  std::function<device_caps(const std::string& name, const param_values&,
+                            const std::vector<int>& cores)>
+      describe;
   // Opens the device; throws std::runtime_error saying why when this machine cannot.
   std::function<std::unique_ptr<device>(const std::string& name, const param_values&,
                                         const std::vector<int>& cores)>
@@ -53,7 +56,8 @@ class device_registry {
   // (missing, not a library, wrong ABI version, missing entry).
   void load_plugin(const std::string& path);
 
-  // cpu, cuda where built, and the device plugins installed beside libloom.
+  // cpu, cuda where built, the device plugins installed beside libloom, and those named in
+  // LOOM_DEVICE_PLUGIN_PATH (colon-separated files, or directories of libloom_device_*.so).
   static device_registry standard();
 
  private:

@@ -1,31 +1,37 @@
+// Moving a tensor between memory spaces (see transfer.hpp): one direct copy where the destination
+// has peer access to the source, otherwise through host memory. Every path waits for its copies,
+// so the tensor it returns is complete and the staging memory can go.
 #include "devices/transfer.hpp"
 
 #include <cstring>
 #include <stdexcept>
+#include <vector>
 
 #include <fmt/format.h>
 
 namespace loom {
 namespace {
 
-// A dense host copy of a strided host tensor, so that every device copy moves one span.
-tensor compact_on_host(const tensor& t) {
-  if (t.is_contiguous()) return t;
-  auto dense = tensor::zeros(t.type(), t.shape());
+// Writes the elements of a strided host tensor densely, in row-major order, at `out`. Where the
+// last dimension is dense, each row is one memcpy rather than one per element.
+void compact_into(const tensor& t, std::byte* out) {
   const auto element = size_of(t.type());
   const auto rank = t.rank();
-  std::vector<std::int64_t> index(rank, 0);
-  auto* out = dense.raw();
-  for (std::int64_t n = 0; n < t.numel(); ++n) {
+  const bool dense_rows = rank > 0 && t.strides()[rank - 1] == 1;
+  const std::int64_t run = dense_rows ? t.shape()[rank - 1] : 1;
+  const std::size_t outer_rank = dense_rows ? rank - 1 : rank;
+  const auto run_bytes = static_cast<std::size_t>(run) * element;
+  std::vector<std::int64_t> index(outer_rank, 0);
+  for (std::int64_t n = 0, runs = t.numel() / run; n < runs; ++n) {
     std::int64_t offset = 0;
-    for (std::size_t d = 0; d < rank; ++d) offset += index[d] * t.strides()[d];
-    std::memcpy(out + n * element, t.raw() + offset * element, element);
-    for (std::size_t d = rank; d-- > 0;) {
+    for (std::size_t d = 0; d < outer_rank; ++d) offset += index[d] * t.strides()[d];
+    std::memcpy(out + static_cast<std::size_t>(n) * run_bytes,
+                t.raw() + static_cast<std::size_t>(offset) * element, run_bytes);
+    for (std::size_t d = outer_rank; d-- > 0;) {
       if (++index[d] < t.shape()[d]) break;
       index[d] = 0;
     }
   }
-  return dense;
 }
 
 }  // namespace
@@ -42,25 +48,37 @@ tensor transfer(const tensor& t, device& from, device& to) {
   if (!t.is_contiguous() && !from_host)
     throw std::invalid_argument(fmt::format(
         "device '{}' holds a strided tensor; only dense tensors leave a device", from.name()));
-  const tensor source = from_host ? compact_on_host(t) : t;
-  const std::size_t bytes = source.nbytes();
-  tensor moved = to.allocate_tensor(source.type(), source.shape());
+  const auto bytes = static_cast<std::size_t>(t.numel()) * size_of(t.type());
+  tensor moved = to.allocate_tensor(t.type(), t.shape());
+  if (bytes == 0) return moved;
 
-  if (from_host) {
-    to.copy_from_host(source.raw(), moved.raw(), bytes);
+  if (from_host && t.is_contiguous()) {
+    to.copy_from_host(t.raw(), moved.raw(), bytes);
     to.synchronize();
-  } else if (to_host) {
-    from.copy_to_host(source.raw(), moved.raw(), bytes);
-    from.synchronize();
-  } else if (to.copy_from_peer(from, source.raw(), moved.raw(), bytes)) {
-    to.synchronize();
-  } else {
-    // No peer access: through host memory, page-locked where the source device has it.
-    buffer staging = from.allocate_staging(bytes);
-    from.copy_to_host(source.raw(), staging.data(), bytes);
-    from.synchronize();
+  } else if (from_host) {
+    // Made dense in the destination's staging memory (page-locked where it has it), so the
+    // device copy is one span at full speed.
+    buffer staging = to.allocate_staging(bytes);
+    compact_into(t, staging.data());
     to.copy_from_host(staging.data(), moved.raw(), bytes);
     to.synchronize();
+  } else if (to_host) {
+    from.copy_to_host(t.raw(), moved.raw(), bytes);
+    from.synchronize();
+  } else {
+    // A peer copy is queued on the destination's stream, which is not ordered after the work
+    // the source queued: that work must be done before its result is read.
+    from.synchronize();
+    if (to.copy_from_peer(from, t.raw(), moved.raw(), bytes)) {
+      to.synchronize();
+    } else {
+      // No peer access: through host memory, page-locked where the source device has it.
+      buffer staging = from.allocate_staging(bytes);
+      from.copy_to_host(t.raw(), staging.data(), bytes);
+      from.synchronize();
+      to.copy_from_host(staging.data(), moved.raw(), bytes);
+      to.synchronize();
+    }
   }
   return moved;
 }
