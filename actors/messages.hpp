@@ -11,6 +11,7 @@
 
 #include <caf/all.hpp>
 
+#include "actors/device_set.hpp"
 #include "actors/latency_histogram.hpp"
 #include "actors/link_sender.hpp"
 #include "devices/cpu_affinity.hpp"
@@ -27,6 +28,8 @@ struct replica_plan {
   struct in_port {
     std::size_t capacity = 0;
     std::vector<in_lane> lanes;
+    // Tensors arriving here are moved into this stage's device memory (a planned transfer).
+    bool transfer = false;
   };
   struct out_link {
     caf::actor consumer;
@@ -43,6 +46,8 @@ struct replica_plan {
 
   const stage_def* stage = nullptr;
   const device_def* device = nullptr;
+  loom::device* runs_on = nullptr;        // the opened device
+  const device_set* devices = nullptr;    // every device of the run, for transfers
   int replica = 0;
   run_info run;
   caf::actor coordinator;
@@ -66,6 +71,7 @@ struct replica_report {
   std::int64_t busy_ns = 0;
   cpu_set_record cpus;
   std::uint64_t sink_packets = 0, sink_bytes = 0;
+  std::vector<std::uint64_t> bytes_transferred;  // per input port
   latency_histogram latency;
   struct link_report {
     std::string edge;

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "actors/cost_per_output.hpp"
 #include "actors/messages.hpp"
 #include "actors/stage_actor.hpp"
 
@@ -35,18 +36,22 @@ std::function<void(const std::string&)> serialized(std::function<void(const std:
 //   N -> N: replica i feeds replica i (lanes), order restored wherever they merge.
 class topology {
  public:
-  topology(caf::actor_system& system, const graph_def& graph, caf::actor coordinator,
-           const std::function<void(const std::string&)>& log)
+  topology(caf::actor_system& system, const graph_def& graph, const device_set& devices,
+           caf::actor coordinator, const std::function<void(const std::string&)>& log)
       : graph_(graph) {
     for (const auto& s : graph.stages) {
-      bool pinned = !graph.device_of(s).cores.empty();
+      // Pinned cores, a GPU's stream: such stages get a thread of their own.
+      const auto& declared = graph.device_of(s);
+      bool own_thread = !declared.cores.empty() || declared.kind != "cpu";
       auto& replicas = actors_[s.name];
       auto& plans = plans_[s.name];
       for (int r = 0; r < s.replicas; ++r) {
-        replicas.push_back(spawn_stage_actor(system, pinned));
+        replicas.push_back(spawn_stage_actor(system, own_thread));
         auto plan = std::make_shared<replica_plan>();
         plan->stage = &s;
-        plan->device = &graph.device_of(s);
+        plan->device = &declared;
+        plan->runs_on = &devices.at(s.device);
+        plan->devices = &devices;
         plan->replica = r;
         plan->run = {graph.name, graph.file, graph.sha256, LOOM_VERSION};
         plan->coordinator = coordinator;
@@ -75,7 +80,10 @@ class topology {
     const auto& producer = *graph_.find(edge.from_stage);
     auto out_port = *producer.spec->output_index(edge.from_port);
     int n = producer.replicas, m = consumer.replicas;
-    for (int r = 0; r < m; ++r) plans_[consumer.name][r]->inputs[port].capacity = edge.capacity;
+    for (int r = 0; r < m; ++r) {
+      plans_[consumer.name][r]->inputs[port].capacity = edge.capacity;
+      plans_[consumer.name][r]->inputs[port].transfer = edge.transfer;
+    }
     if (n == 1) {
       replica_plan::out_edge fan;
       for (int r = 0; r < m; ++r) fan.links.push_back(link(producer, 0, consumer, r, port, edge));
@@ -147,6 +155,11 @@ run_stats summarize(const graph_def& graph, const std::vector<std::shared_ptr<re
       es.sent += l.sent;
       es.dropped += l.dropped;
     }
+    const auto& inputs = graph.find(r->stage)->inputs;
+    for (std::size_t port = 0; port < r->bytes_transferred.size(); ++port) {
+      stats.edges[edge_name(inputs.at(port))].bytes_transferred += r->bytes_transferred[port];
+      stats.bytes_copied += r->bytes_transferred[port];
+    }
   }
   for (const auto& s : graph.stages)
     for (const auto& e : s.inputs) stats.stages[s.name].dropped += stats.edges[edge_name(e)].dropped;
@@ -155,6 +168,7 @@ run_stats summarize(const graph_def& graph, const std::vector<std::shared_ptr<re
     sink.latency_p50_us = latencies[name].percentile_us(0.50);
     sink.latency_p99_us = latencies[name].percentile_us(0.99);
   }
+  add_costs(graph, stats);
   stats.peak_rss_bytes = peak_rss_bytes();
   return stats;
 }
@@ -163,9 +177,9 @@ run_stats summarize(const graph_def& graph, const std::vector<std::shared_ptr<re
 // stop requests, and gathers what each replica reports.
 class coordinator {
  public:
-  coordinator(const graph_def& graph, const run_options& options)
+  coordinator(const graph_def& graph, const device_set& devices, const run_options& options)
       : graph_(graph), options_(options), log_(serialized(options.log)), self_(system_),
-        topo_(system_, graph, caf::actor{self_}, log_) {
+        topo_(system_, graph, devices, caf::actor{self_}, log_) {
     for (const auto& [name, replicas] : topo_.actors())
       for (const auto& a : replicas) {
         self_->monitor(a);
@@ -317,7 +331,18 @@ class coordinator {
 }  // namespace
 
 run_result run_graph(const graph_def& graph, const run_options& options) {
-  return coordinator(graph, options).run();
+  std::unique_ptr<device_set> devices;
+  try {
+    devices = std::make_unique<device_set>(graph);
+  } catch (const std::exception& e) {
+    run_result failed;
+    failed.status = run_result::outcome::failed;
+    failed.failures.push_back(e.what());
+    failed.stats = summarize(graph, {}, 0);
+    return failed;
+  }
+  // The devices outlive the coordinator, its actors and every tensor they held.
+  return coordinator(graph, *devices, options).run();
 }
 
 }  // namespace loom

@@ -9,6 +9,7 @@
 #include "actors/failure_policy.hpp"
 #include "actors/input_aligner.hpp"
 #include "actors/messages.hpp"
+#include "actors/move_to_device.hpp"
 
 namespace loom {
 namespace {
@@ -85,8 +86,10 @@ class stage_actor : public caf::event_based_actor {
     }
     dispatch_counters_.resize(plan_->links.size());
     opened_msg reply{stage().name, plan_->replica, {}};
+    report_.bytes_transferred.resize(plan_->inputs.size());
+    for (const auto& port : plan_->inputs) moves_inputs_ = moves_inputs_ || port.transfer;
     try {
-      if (!plan_->device->cores.empty()) pin_current_thread(plan_->device->cores);
+      plan_->runs_on->bind_thread();
       open_stage();
     } catch (const std::exception& e) {
       reply.error = e.what();
@@ -100,6 +103,7 @@ class stage_actor : public caf::event_based_actor {
     ctx_.emplace(stage().name, *stage().spec, stage().values, stage().device, plan_->replica);
     ctx_->set_run_info(plan_->run);
     ctx_->set_log(plan_->log);
+    ctx_->set_device(*plan_->runs_on);
     instance_ = stage().spec->make();
     instance_->open(*ctx_);
   }
@@ -173,6 +177,7 @@ class stage_actor : public caf::event_based_actor {
     report_.cpus.add(current_cpu());
     busy_.begin();
     try {
+      if (!stage().spec->is_source()) move_inputs_to_device();
       instance_->process(*ctx_);
       policy_->on_success();
     } catch (const std::exception& e) {
@@ -185,6 +190,25 @@ class stage_actor : public caf::event_based_actor {
     busy_.end();
     report_.discarded += ctx_->take_dropped();
     if (!emitted.empty()) send_outputs(ticket);
+  }
+
+  // Inputs arrive in their producers' memory; the stage sees them in its device's.
+  void move_inputs_to_device() {
+    const auto& inputs = stage().spec->inputs;
+    auto& device = *plan_->runs_on;
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      const auto& p = ctx_->input_at(i);
+      if (!p) continue;
+      if (!moves_inputs_) {
+        // The common case, one memory space end to end: only check that it is so.
+        bool here = true;
+        for (const auto& t : p->tensors) here = here && t.value.device() == device.memory_space();
+        if (here) continue;
+      }
+      input_route route{stage().name, inputs[i].name, device, *plan_->devices,
+                        plan_->inputs[i].transfer};
+      ctx_->replace_input(i, move_to_device(p, route, report_.bytes_transferred[i]));
+    }
   }
 
   void send_outputs(std::uint64_t ticket) {
@@ -330,6 +354,7 @@ class stage_actor : public caf::event_based_actor {
   bool done_ = false;
   bool failed_ = false;
   bool tick_pending_ = false;
+  bool moves_inputs_ = false;  // some input port has a planned transfer
 };
 
 }  // namespace

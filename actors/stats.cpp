@@ -6,30 +6,10 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "stages/json_text.hpp"
+
 namespace loom {
 namespace {
-
-std::string json_string(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20)
-          out += fmt::format("\\u{:04x}", static_cast<int>(c));
-        else
-          out += c;
-    }
-  }
-  return out + "\"";
-}
-
-// Plain decimal with up to 3 fractional digits, always valid JSON.
-std::string json_number(double v) { return fmt::format("{:.3f}", v); }
 
 template <class Map, class Write>
 std::string json_object(const Map& map, Write write) {
@@ -41,6 +21,11 @@ std::string json_object(const Map& map, Write write) {
     out += json_string(key) + ": " + write(value);
   }
   return out + "}";
+}
+
+// `, "key": value` when there is a value.
+std::string optional_field(std::string_view key, const std::optional<double>& value) {
+  return value ? fmt::format(", {}: {}", json_string(key), json_significant(*value)) : "";
 }
 
 }  // namespace
@@ -56,17 +41,26 @@ std::string to_json(const run_stats& stats) {
   });
   auto sinks = json_object(stats.sinks, [](const sink_stats& s) {
     return fmt::format(
-        "{{\"packets\": {}, \"bytes\": {}, \"latency_us\": {{\"p50\": {}, \"p99\": {}}}}}",
-        s.packets, s.bytes, json_number(s.latency_p50_us), json_number(s.latency_p99_us));
+        "{{\"packets\": {}, \"bytes\": {}, \"latency_us\": {{\"p50\": {}, \"p99\": {}}}{}{}}}",
+        s.packets, s.bytes, json_number(s.latency_p50_us), json_number(s.latency_p99_us),
+        optional_field("cost_per_output", s.cost_per_output),
+        optional_field("energy_j_per_output", s.energy_j_per_output));
   });
   auto edges = json_object(stats.edges, [](const edge_stats& e) {
-    return fmt::format("{{\"sent\": {}, \"dropped\": {}, \"policy\": {}, \"capacity\": {}}}",
-                       e.sent, e.dropped, json_string(e.policy), e.capacity);
+    return fmt::format(
+        "{{\"sent\": {}, \"dropped\": {}, \"bytes_transferred\": {}, \"policy\": {}, "
+        "\"capacity\": {}}}",
+        e.sent, e.dropped, e.bytes_transferred, json_string(e.policy), e.capacity);
+  });
+  auto devices = json_object(stats.devices, [](const device_stats& d) {
+    return fmt::format("{{\"kind\": {}, \"busy_seconds\": {}{}{}}}", json_string(d.kind),
+                       json_number(d.busy_seconds), optional_field("cost", d.cost),
+                       optional_field("energy_j", d.energy_j));
   });
   return fmt::format(
       "{{\"graph\": {}, \"seconds\": {}, \"stages\": {}, \"sinks\": {}, \"edges\": {}, "
-      "\"bytes_copied\": {}, \"peak_rss_bytes\": {}}}",
-      json_string(stats.graph), json_number(stats.seconds), stages, sinks, edges,
+      "\"devices\": {}, \"bytes_copied\": {}, \"peak_rss_bytes\": {}}}",
+      json_string(stats.graph), json_number(stats.seconds), stages, sinks, edges, devices,
       stats.bytes_copied, stats.peak_rss_bytes);
 }
 

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,13 +27,25 @@ struct sink_stats {
   std::uint64_t bytes = 0;
   double latency_p50_us = 0;
   double latency_p99_us = 0;
+  // Estimated from the busy time of every stage upstream (actors/cost_per_output.hpp); only
+  // when some device declares `cost_per_hour` / `watts`.
+  std::optional<double> cost_per_output;
+  std::optional<double> energy_j_per_output;
 };
 
 struct edge_stats {
   std::uint64_t sent = 0;
   std::uint64_t dropped = 0;
+  std::uint64_t bytes_transferred = 0;  // moved between memory spaces on the way in
   std::string policy;
   std::size_t capacity = 0;
+};
+
+struct device_stats {
+  std::string kind;
+  double busy_seconds = 0;          // its stages' busy time, summed
+  std::optional<double> cost;       // busy time at its `cost_per_hour`
+  std::optional<double> energy_j;   // busy time at its `watts`
 };
 
 struct run_stats {
@@ -41,6 +54,7 @@ struct run_stats {
   std::map<std::string, stage_stats> stages;
   std::map<std::string, sink_stats> sinks;
   std::map<std::string, edge_stats> edges;  // "producer.port -> consumer.port"
+  std::map<std::string, device_stats> devices;  // the devices stages ran on
   std::uint64_t bytes_copied = 0;
   std::uint64_t peak_rss_bytes = 0;
 };

@@ -20,7 +20,9 @@ struct graph_args {
 int run_command(const graph_args& graph, bool stats_json, bool progress);
 int check_command(const graph_args& graph);
 int graph_command(const graph_args& graph);
+int plan_command(const graph_args& graph, bool json);
 int stages_command(const std::string& type, const std::vector<std::string>& plugins);
+int devices_command(bool json);
 int version_command();
 
 }  // namespace loom::cli

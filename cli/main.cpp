@@ -30,7 +30,9 @@ int main(int argc, char** argv) {
       "\n"
       "  loom run examples/chain/chain.toml --stats json\n"
       "  loom check my_graph.toml\n"
+      "  loom plan my_graph.toml\n"
       "  loom stages passthrough\n"
+      "  loom devices\n"
       "\n"
       "Exit status: 0 success, 1 runtime failure, 2 invalid graph or usage, 130 interrupted.",
       "loom"};
@@ -56,11 +58,39 @@ int main(int argc, char** argv) {
   auto* graph = app.add_subcommand("graph", "Print a graph file as Graphviz DOT (loom graph g.toml | dot -Tsvg > g.svg).");
   add_graph_args(*graph, args);
 
+  bool plan_json = false;
+  auto* plan = app.add_subcommand(
+      "plan",
+      "Show where each stage would run and why (placement = \"auto\" uses the cost model), the "
+      "transfers between devices, memory per device and the expected bottleneck. Runs nothing.\n"
+      "\n  loom plan examples/devices/offload.toml\n  loom plan g.toml --json");
+  add_graph_args(*plan, args);
+  plan->add_flag("--json", plan_json, "print the plan as one JSON object");
+
   std::string type;
   std::vector<std::string> plugins;
   auto* stages = app.add_subcommand("stages", "List stage types, or describe one: ports, parameters, an example.");
   stages->add_option("TYPE", type, "the stage type to describe");
   stages->add_option("--plugin", plugins, "also load this plugin library (repeatable)");
+
+  bool devices_json = false;
+  auto* devices = app.add_subcommand(
+      "devices", "List the device kinds loom knows, the keys each takes, and this machine's devices.");
+  devices->add_flag("--json", devices_json, "print everything as one JSON object");
+  devices->footer(
+      "A graph declares a device as a table under [devices] and places stages on it:\n"
+      "\n"
+      "  [devices.fast]\n"
+      "  kind = \"cpu\"        # a kind listed by `loom devices`\n"
+      "  cores = [2, 3]      # CPUs its stages' threads are pinned to\n"
+      "  gflops = 120        # a key of its kind (optional here)\n"
+      "\n"
+      "  [stages.hop]\n"
+      "  type = \"passthrough\"\n"
+      "  device = \"fast\"\n"
+      "\n"
+      "Device plugins load from beside libloom and from LOOM_DEVICE_PLUGIN_PATH (colon-separated\n"
+      "files or directories of libloom_device_*.so).");
 
   auto* version = app.add_subcommand("version", "Print the version, graph format and plugin ABI.");
 
@@ -73,7 +103,9 @@ int main(int argc, char** argv) {
   if (*run) return run_command(args, !stats_format.empty(), progress);
   if (*check) return check_command(args);
   if (*graph) return graph_command(args);
+  if (*plan) return plan_command(args, plan_json);
   if (*stages) return stages_command(type, plugins);
+  if (*devices) return devices_command(devices_json);
   if (*version) return version_command();
   return exit_invalid;
 }

@@ -1,6 +1,7 @@
-// Checks a stage's parameters against its type's declarations: unknown keys (with a suggestion),
-// types (an integer serves where a number is wanted; lists element by element), limits, allowed
-// spellings, and required parameters that were left out. Defaults fill in the rest.
+// Checks the parameters of a stage or a device against what its type declares: unknown keys
+// (with a suggestion), types (an integer serves where a number is wanted; lists element by
+// element), limits, allowed spellings, and required parameters that were left out. Defaults fill
+// in the rest.
 #include "graphs/check_params.hpp"
 
 #include <algorithm>
@@ -113,43 +114,50 @@ class param_checker {
 
 }  // namespace
 
-checked_params check_params(const toml_node& table, const std::string& stage,
-                            const stage_spec& spec, const std::vector<std::string>& stage_keys,
+checked_params check_params(const toml_node& table, const param_owner& owner,
+                            const std::vector<std::string>& own_keys,
                             std::vector<diagnostic>& errors) {
   std::map<std::string, param_value, std::less<>> values;
   std::size_t errors_before = errors.size();
   std::vector<std::string> candidates;
-  for (const auto& p : spec.params) candidates.push_back(p.key);
+  for (const auto& p : owner.params) candidates.push_back(p.key);
   std::vector<std::string> param_keys = candidates;
-  candidates.insert(candidates.end(), stage_keys.begin(), stage_keys.end());
+  candidates.insert(candidates.end(), own_keys.begin(), own_keys.end());
+  auto declared = [&](std::string_view key) -> const param_spec* {
+    for (const auto& p : owner.params)
+      if (p.key == key) return &p;
+    return nullptr;
+  };
 
   for (const auto& entry : table.entries) {
-    if (std::find(stage_keys.begin(), stage_keys.end(), entry.key) != stage_keys.end()) continue;
-    const auto* param = spec.param(entry.key);
+    if (std::find(own_keys.begin(), own_keys.end(), entry.key) != own_keys.end()) continue;
+    const auto* param = declared(entry.key);
     if (param == nullptr) {
-      // Suggestions include the stage keys ("replica" for "replicas"); the list does not.
-      auto message = fmt::format("unknown parameter '{}' for stage '{}' ({})", entry.key, stage,
-                                 spec.type);
+      // Suggestions include the owner's own keys ("replica" for "replicas"); the list does not.
+      auto message = fmt::format("unknown {} '{}' for {} ({})", owner.word, entry.key,
+                                 owner.owner, owner.type);
       if (auto guess = closest_match(entry.key, candidates))
         message += fmt::format("; did you mean '{}'?", *guess);
+      else if (param_keys.empty())
+        message += "; it takes none";
       else
         message += fmt::format("; its parameters are {}", name_list(param_keys));
       add_error(errors, entry.where, std::move(message));
       continue;
     }
-    param_checker checker(*param, fmt::format("parameter '{}' of stage '{}'", entry.key, stage),
+    param_checker checker(*param, fmt::format("{} '{}' of {}", owner.word, entry.key, owner.owner),
                           errors);
     if (auto value = checker.read(entry.value)) values.emplace(entry.key, std::move(*value));
   }
 
-  for (const auto& param : spec.params) {
+  for (const auto& param : owner.params) {
     if (table.find(param.key) != nullptr) continue;
     if (param.default_value) {
       values.emplace(param.key, *param.default_value);
     } else {
       add_error(errors, table.where,
-                fmt::format("stage '{}' ({}) is missing required parameter '{}'{}", stage,
-                            spec.type, param.key,
+                fmt::format("{} ({}) is missing required parameter '{}'{}", owner.owner,
+                            owner.type, param.key,
                             param.doc.empty() ? "" : fmt::format(" ({})", param.doc)));
     }
   }

@@ -16,9 +16,18 @@ struct checked_params {
   bool complete = false;  // no errors: `values` holds every declared key
 };
 
-// `stage_keys` are skipped here (read elsewhere) but offered as "did you mean" suggestions.
-checked_params check_params(const toml_node& table, const std::string& stage,
-                            const stage_spec& spec, const std::vector<std::string>& stage_keys,
+// Whose parameters: `owner` as messages name it ("stage 'resize'", "device 'npu0'") and its type.
+struct param_owner {
+  std::string owner;
+  std::string type;
+  const std::vector<param_spec>& params;
+  std::string_view word = "parameter";  // what messages call one of its keys
+};
+
+// `own_keys` (a stage's type, device, inputs...) are skipped here (read elsewhere) but offered
+// as "did you mean" suggestions.
+checked_params check_params(const toml_node& table, const param_owner& owner,
+                            const std::vector<std::string>& own_keys,
                             std::vector<diagnostic>& errors);
 
 }  // namespace loom

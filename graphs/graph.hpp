@@ -5,9 +5,11 @@
 
 #include <cstddef>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "devices/device.hpp"
 #include "stages/params.hpp"
 #include "stages/stage.hpp"
 
@@ -25,6 +27,10 @@ std::string_view name_of(full_policy policy);
 
 enum class error_policy { skip, fail };
 
+// Where a stage runs: as the graph says (its `device`, else the graph-wide placement), on the
+// device the file names, or on the device the planner chooses.
+enum class placement_mode { graph_default, fixed, automatic };
+
 // Repeated failures: after `errors` failed packets in a row the stage is restarted (close, a
 // fresh instance, open); more than `max` restarts within `within_s` seconds fails the run.
 struct restart_policy {
@@ -40,13 +46,20 @@ struct edge_def {
   std::string to_port;
   std::size_t capacity = 64;
   full_policy policy = full_policy::block;
+  // The two stages' devices have different memory spaces: the runtime moves every tensor across
+  // (devices/transfer.hpp) and counts the bytes.
+  bool transfer = false;
   source_position where;
 };
 
 struct device_def {
   std::string name;
-  std::string kind;        // "cpu"
-  std::vector<int> cores;  // empty: every usable core, unpinned
+  std::string kind;        // a registered device kind: "cpu", "cuda", "emu", ...
+  std::vector<int> cores;  // CPUs for its stages' threads; empty: every usable core, unpinned
+  param_values values;     // the keys its kind declares, defaults filled in
+  std::optional<double> cost_per_hour;  // what an hour of it costs, in the user's currency
+  std::optional<double> watts;          // its power draw while busy
+  device_caps caps;        // what its kind says a device so declared can do
   source_position where;
 };
 
@@ -55,6 +68,13 @@ struct stage_def {
   std::string type;
   const stage_spec* spec = nullptr;  // owned by the registry the graph was loaded with
   std::string device = "cpu";
+  source_position device_where;   // of its `device` key; line 0 when it has none
+  placement_mode placement = placement_mode::graph_default;
+  bool auto_placed = false;       // `device` was chosen by the planner
+  std::string placement_reason;   // why, when auto placed
+  std::vector<port_type> input_types;   // per input port, as far as known before the run
+  std::vector<port_type> output_types;  // per output port
+  stage_cost cost;                // per call, from its type's estimate
   int replicas = 1;
   param_values values;
   std::vector<edge_def> inputs;  // one per input port, in the order the spec declares them
@@ -70,6 +90,7 @@ struct graph_def {
   std::string sha256;  // of the graph file's bytes (before --set overrides), lowercase hex
   std::vector<std::string> plugins;  // absolute paths, loaded into the registry
   std::map<std::string, device_def> devices;  // always holds "cpu"
+  bool auto_placement = false;  // [graph] placement = "auto": stages without `device` are placed
   std::vector<stage_def> stages;              // sources first, every stage after its inputs
 
   const stage_def* find(std::string_view stage) const;

@@ -94,7 +94,7 @@ class linker {
   void check_types(const std::vector<std::size_t>& order) {
     std::vector<std::vector<port_type>> produced(drafts_.size());
     for (auto i : order) {
-      const auto& draft = drafts_[i];
+      auto& draft = drafts_[i];
       if (draft.def.spec == nullptr) continue;
       const auto& spec = *draft.def.spec;
       std::vector<port_type> inputs(spec.inputs.size());
@@ -106,6 +106,8 @@ class linker {
         check_port(*link.edge, spec.inputs[*port].accepts, inputs[*port]);
       }
       produced[i] = outputs_of(draft, inputs);
+      drafts_[i].def.input_types = std::move(inputs);
+      drafts_[i].def.output_types = produced[i];
     }
   }
 

@@ -24,8 +24,9 @@ full_policy full_policy_named(std::string_view name) {
 
 namespace {
 
-const std::vector<std::string> stage_keys{"type",     "device",   "replicas",
-                                          "inputs",   "on_error", "restart"};
+const std::vector<std::string> stage_keys{"type",   "device",   "placement", "replicas",
+                                          "inputs", "on_error", "restart"};
+const std::vector<std::string> placement_names{"auto", "fixed"};
 const std::vector<std::string> edge_keys{"from", "capacity", "policy"};
 const std::vector<std::string> restart_keys{"errors", "max", "within_s"};
 const std::vector<std::string> error_policy_names{"skip", "fail"};
@@ -43,12 +44,14 @@ class stage_reader {
   stage_draft read() {
     read_type();
     read_device();
+    read_placement();
     read_replicas();
     read_on_error();
     read_restart();
     read_inputs();
     if (const auto* spec = draft_.def.spec) {
-      auto params = check_params(table_, name(), *spec, stage_keys, errors_);
+      auto params = check_params(
+          table_, {fmt::format("stage '{}'", name()), spec->type, spec->params}, stage_keys, errors_);
       draft_.def.values = std::move(params.values);
       draft_.params_complete = params.complete;
     }
@@ -95,6 +98,21 @@ class stage_reader {
       return;
     }
     draft_.def.device = *device;
+    draft_.def.device_where = node->where.source();
+  }
+
+  // "auto": the planner picks the device (graphs/place_stages); "fixed": `device`, or cpu.
+  void read_placement() {
+    const auto* node = table_.get("placement");
+    if (node == nullptr) return;
+    auto placement = read_choice(*node, what("placement"), placement_names, errors_);
+    if (!placement) return;
+    draft_.def.placement = *placement == "auto" ? placement_mode::automatic : placement_mode::fixed;
+    if (draft_.def.placement == placement_mode::automatic && table_.get("device") != nullptr)
+      add_error(errors_, node->where,
+                fmt::format("stage '{}' sets both 'device' and placement = \"auto\"; keep "
+                            "'device' to pin it, or remove it to let the planner choose",
+                            name()));
   }
 
   void read_replicas() {

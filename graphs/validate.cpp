@@ -10,7 +10,10 @@
 #include <fmt/format.h>
 
 #include "devices/cpu_affinity.hpp"
+#include "devices/installed_devices.hpp"
+#include "graphs/check_params.hpp"
 #include "graphs/link_stages.hpp"
+#include "graphs/place_stages.hpp"
 #include "graphs/read_stage.hpp"
 #include "graphs/read_values.hpp"
 #include "graphs/suggest.hpp"
@@ -20,10 +23,10 @@ namespace loom {
 namespace {
 
 const std::vector<std::string> top_level_keys{"graph", "devices", "stages", "plugins"};
-const std::vector<std::string> graph_keys{"name", "version", "capacity", "policy"};
+const std::vector<std::string> graph_keys{"name", "version", "capacity", "policy", "placement"};
 const std::vector<std::string> plugin_keys{"paths"};
-const std::vector<std::string> device_keys{"kind", "cores"};
-const std::vector<std::string> device_kinds{"cpu"};
+// What every device table may say; its kind declares the rest.
+const std::vector<std::string> device_keys{"kind", "cores", "cost_per_hour", "watts"};
 constexpr std::int64_t format_version = 1;
 
 // "0-3, 8, 10-11": how CPU sets are usually written (taskset, /sys/devices/system/cpu).
@@ -43,9 +46,14 @@ class graph_validator {
  public:
   graph_validator(const toml_node& root, const std::string& file, stage_registry& registry,
                   std::vector<diagnostic>& errors)
-      : root_(root), registry_(registry), errors_(errors) {
+      : root_(root), registry_(registry), device_kinds_(installed_device_kinds()), errors_(errors),
+        errors_at_start_(errors.size()) {
     graph_.file = file;
-    graph_.devices["cpu"] = device_def{"cpu", "cpu", {}, {file, 1, 1}};
+    device_def cpu;
+    cpu.name = cpu.kind = "cpu";
+    cpu.caps = device_kinds_.find("cpu")->describe("cpu", {}, {});
+    cpu.where = {file, 1, 1};
+    graph_.devices["cpu"] = std::move(cpu);
     declared_devices_.insert("cpu");
   }
 
@@ -104,6 +112,9 @@ class graph_validator {
     if (const auto* policy = graph->get("policy"))
       if (auto v = read_choice(*policy, "'policy' in [graph]", full_policy_names, errors_))
         defaults_.policy = full_policy_named(*v);
+    if (const auto* placement = graph->get("placement"))
+      if (auto v = read_choice(*placement, "'placement' in [graph]", {"auto", "fixed"}, errors_))
+        graph_.auto_placement = *v == "auto";
   }
 
   // Relative paths are relative to the graph file, so a graph and its plugins move together.
@@ -146,33 +157,66 @@ class graph_validator {
     auto what = fmt::format("device '{}'", entry.key);
     if (!expect_kind(entry.value, toml_kind::table, what, errors_)) return;
     const auto& table = entry.value;
-    check_keys(table, device_keys, what, errors_);
-    device_def device{entry.key, "", {}, table.where.source()};
-    bool ok = true;
-    if (const auto* kind = table.get("kind")) {
-      auto value = read_string(*kind, fmt::format("'kind' of {}", what), errors_);
-      if (value && entry.key == "cpu" && *value != "cpu") {
-        add_error(errors_, kind->where,
-                  fmt::format("device 'cpu' is the built-in CPU device; its kind must be \"cpu\", "
-                              "not '{}'",
-                              *value));
-        value.reset();
-      } else if (value &&
-                 std::find(device_kinds.begin(), device_kinds.end(), *value) == device_kinds.end()) {
-        add_error(errors_, kind->where,
-                  fmt::format("unknown device kind '{}' (known: {})", *value,
-                              name_list(device_kinds)));
-        value.reset();
-      }
-      ok = value.has_value();
-      if (value) device.kind = *value;
-    } else {
-      add_error(errors_, table.where,
-                fmt::format("{} is missing 'kind' (known: {})", what, name_list(device_kinds)));
-      ok = false;
-    }
+    device_def device;
+    device.name = entry.key;
+    device.where = table.where.source();
+    const device_kind* kind = read_kind(table, entry.key, what);
+    bool ok = kind != nullptr;
+    if (kind != nullptr) device.kind = kind->kind;
     if (const auto* cores = table.get("cores")) ok = read_cores(*cores, what, device) && ok;
-    if (ok) graph_.devices[entry.key] = std::move(device);
+    if (const auto* cost = table.get("cost_per_hour"))
+      ok = read_rate(*cost, fmt::format("'cost_per_hour' of {}", what), device.cost_per_hour) && ok;
+    if (const auto* watts = table.get("watts"))
+      ok = read_rate(*watts, fmt::format("'watts' of {}", what), device.watts) && ok;
+    // Without a kind there is no telling which other keys are right.
+    if (kind == nullptr) return;
+    auto params =
+        check_params(table, {what, kind->kind, kind->params, "key"}, device_keys, errors_);
+    device.values = std::move(params.values);
+    if (!ok || !params.complete) return;
+    try {
+      device.caps = kind->describe(device.name, device.values, device.cores);
+    } catch (const std::exception& e) {
+      add_error(errors_, table.where, e.what());  // kinds name the device in their messages
+      return;
+    }
+    graph_.devices[entry.key] = std::move(device);
+  }
+
+  // A price or a power draw: a number, zero or more.
+  bool read_rate(const toml_node& node, const std::string& what, std::optional<double>& into) {
+    into = read_number(node, what, errors_);
+    if (into && *into < 0) {
+      add_error(errors_, node.where, fmt::format("{} must not be negative, not {}", what, *into));
+      into.reset();
+    }
+    return into.has_value();
+  }
+
+  // The device's kind, from the kinds this installation has (`loom devices` lists them).
+  const device_kind* read_kind(const toml_node& table, const std::string& name,
+                               const std::string& what) {
+    auto kinds = device_kinds_.kinds();
+    const auto* node = table.get("kind");
+    if (node == nullptr) {
+      add_error(errors_, table.where,
+                fmt::format("{} is missing 'kind' (known: {})", what, name_list(kinds)));
+      return nullptr;
+    }
+    auto value = read_string(*node, fmt::format("'kind' of {}", what), errors_);
+    if (!value) return nullptr;
+    if (name == "cpu" && *value != "cpu") {
+      add_error(errors_, node->where,
+                fmt::format("device 'cpu' is the built-in CPU device; its kind must be \"cpu\", "
+                            "not '{}'",
+                            *value));
+      return nullptr;
+    }
+    const auto* kind = device_kinds_.find(*value);
+    if (kind == nullptr)
+      add_error(errors_, node->where,
+                fmt::format("unknown device kind '{}' (known: {})", *value, name_list(kinds)));
+    return kind;
   }
 
   bool read_cores(const toml_node& cores, const std::string& device_name, device_def& device) {
@@ -226,11 +270,15 @@ class graph_validator {
     for (const auto& entry : stages->entries)
       if (auto draft = read_stage(entry, context, errors_)) drafts.push_back(std::move(*draft));
     link_stages(std::move(drafts), graph_, errors_);
+    // Placement needs every stage, device and port type to be known and right.
+    if (errors_.size() == errors_at_start_) place_stages(graph_, errors_);
   }
 
   const toml_node& root_;
   stage_registry& registry_;
+  const device_registry& device_kinds_;
   std::vector<diagnostic>& errors_;
+  const std::size_t errors_at_start_;
   graph_def graph_;
   edge_defaults defaults_;
   std::set<std::string, std::less<>> declared_devices_;

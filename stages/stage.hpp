@@ -28,7 +28,7 @@ namespace loom {
 struct port_type {
   std::optional<dtype> type;    // of the port's main tensor; none: any
   std::optional<int> rank;      // none: any
-  std::optional<dims> shape;    // when every dimension is known before the run (for the planner)
+  std::optional<dims> shape = std::nullopt;  // when known before the run (for the planner)
 };
 
 // What one call of `process` costs, as the planner estimates it before anything runs.
@@ -133,6 +133,10 @@ class stage_context {
     arrived_ = index;
     inputs_.at(index) = std::move(p);
   }
+  const packet_ptr& input_at(std::size_t index) const { return inputs_.at(index); }
+  // Swaps the packet on a port for another (its copy in device memory) without changing which
+  // port the call is for.
+  void replace_input(std::size_t index, packet_ptr p) { inputs_.at(index) = std::move(p); }
   void clear_inputs() {
     for (auto& p : inputs_) p.reset();
   }

@@ -13,8 +13,10 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "devices/cpu_affinity.hpp"
+#include "devices/installed_devices.hpp"
 #include "graphs/load.hpp"
 #include "graphs/sha256.hpp"
 
@@ -67,15 +69,20 @@ std::string replace_all(std::string text, std::string_view from, std::string_vie
 }
 
 // The "# expect: LINE:COL: error: MESSAGE" lines of a corpus file, as full diagnostics.
-// "${dir}" stands for the corpus directory, made absolute.
+// "${dir}" stands for the corpus directory, made absolute; "${device_kinds}" for the device
+// kinds this build has (cuda only where the CUDA toolkit was found).
 std::string expected_errors(const fs::path& file) {
   std::istringstream lines(read_file(file));
   auto dir = fs::absolute(file.parent_path()).lexically_normal().string();
+  auto kinds = fmt::format("{}", fmt::join(installed_device_kinds().kinds(), ", "));
   std::string out, line;
   const std::string marker = "# expect: ";
   while (std::getline(lines, line))
     if (line.rfind(marker, 0) == 0)
-      out += file.string() + ":" + replace_all(line.substr(marker.size()), "${dir}", dir) + "\n";
+      out += file.string() + ":" +
+             replace_all(replace_all(line.substr(marker.size()), "${dir}", dir), "${device_kinds}",
+                         kinds) +
+             "\n";
   return out;
 }
 
@@ -471,7 +478,7 @@ BOOST_AUTO_TEST_CASE(a_file_just_under_the_limit_is_parsed) {
   auto result = load_text(text);
   BOOST_TEST(formatted(result.errors) ==
              "test.toml:4:1: error: unknown key 'big' in [graph] (known keys: name, version, "
-             "capacity, policy)\n");
+             "capacity, policy, placement)\n");
 }
 
 BOOST_AUTO_TEST_CASE(a_list_of_a_quarter_million_values_is_checked_element_by_element) {
@@ -539,11 +546,11 @@ BOOST_AUTO_TEST_CASE(huge_dotted_keys_and_table_headers_are_refused_before_parsi
                           dots + "\"\"\"\n# " + dots + "\n[stages.src]\ntype = \"synthetic_source\"\n");
   BOOST_TEST(formatted(quoted.errors) ==
              "test.toml:4:1: error: unknown key 's' in [graph] (known keys: name, version, "
-             "capacity, policy)\n"
+             "capacity, policy, placement)\n"
              "test.toml:5:1: error: unknown key 't' in [graph] (known keys: name, version, "
-             "capacity, policy)\n"
+             "capacity, policy, placement)\n"
              "test.toml:6:1: error: unknown key 'u' in [graph] (known keys: name, version, "
-             "capacity, policy)\n");
+             "capacity, policy, placement)\n");
 }
 
 BOOST_AUTO_TEST_CASE(bytes_that_are_not_utf8_text_are_placed_exactly) {

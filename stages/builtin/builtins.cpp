@@ -7,11 +7,13 @@ namespace loom {
 stage_spec synthetic_source_spec();
 stage_spec passthrough_spec();
 stage_spec null_sink_spec();
+stage_spec matmul_spec();
 
 void register_builtin_stages(stage_registry& registry) {
   registry.add(synthetic_source_spec());
   registry.add(passthrough_spec());
   registry.add(null_sink_spec());
+  registry.add(matmul_spec());
   register_media_stages(registry);
 }
 

@@ -44,6 +44,7 @@ creation at the source to arrival here) appear under "sinks" in `--stats json`.
     inputs.in = { from = "hop.out", capacity = 64, policy = "block" })";
   spec.inputs = {{"in", "any packet", {}}};
   spec.params = {integer_param("delay_us", 0, "sleep per packet, in microseconds", 0)};
+  spec.device_kinds = {"*"};  // never reads tensor data
   spec.make = [] { return std::make_unique<null_sink>(); };
   return spec;
 }

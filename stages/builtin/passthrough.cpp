@@ -48,6 +48,7 @@ stage_spec passthrough_spec() {
   spec.inputs = {{"in", "any packet", {}}};
   spec.outputs = {{"out", "the same packet", {}}};
   spec.params = {integer_param("work_us", 0, "busy work per packet, in microseconds", 0)};
+  spec.device_kinds = {"*"};  // never reads tensor data
   spec.make = [] { return std::make_unique<passthrough>(); };
   spec.infer = [](const param_values&, const std::vector<port_type>& inputs) { return inputs; };
   return spec;

@@ -109,8 +109,9 @@ time (sequence / rate_hz) when paced, else the creation time.
   };
   spec.make = [] { return std::make_unique<synthetic_source>(); };
   spec.infer = [](const param_values& p, const std::vector<port_type>&) {
+    const auto& shape = p.integers("shape");
     return std::vector<port_type>{
-        {parse_dtype(p.string("dtype")), static_cast<int>(p.integers("shape").size())}};
+        {parse_dtype(p.string("dtype")), static_cast<int>(shape.size()), dims(shape)}};
   };
   return spec;
 }
