@@ -38,8 +38,8 @@ class synthetic_source final : public stage {
       ctx.finish();
       return;
     }
-    auto now = std::chrono::steady_clock::now();
     if (period_.count() > 0) {
+      auto now = std::chrono::steady_clock::now();
       if (next_ == 0) start_ = now;
       auto due = start_ + period_ * next_;
       if (now < due) {
