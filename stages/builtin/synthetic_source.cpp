@@ -55,7 +55,7 @@ class synthetic_source final : public stage {
                                          : p.created_ns / 1000;
     p.tensors.push_back({"data", fresh_ ? make_tensor() : shared_});
     ++next_;
-    ctx.emit("out", std::move(p));
+    ctx.emit("out", make_shared_packet(std::move(p)));
   }
 
  private:
