@@ -49,6 +49,24 @@ link_message input_port::pop() {
   return message;
 }
 
+void input_port::message_ring::push_back(link_message message) {
+  if (size_ == slots_.size()) {
+    std::vector<link_message> grown(std::max<std::size_t>(16, slots_.size() * 2));
+    for (std::size_t i = 0; i < size_; ++i)
+      grown[i] = std::move(slots_[(head_ + i) & (slots_.size() - 1)]);
+    slots_ = std::move(grown);
+    head_ = 0;
+  }
+  slots_[(head_ + size_) & (slots_.size() - 1)] = std::move(message);
+  ++size_;
+}
+
+void input_port::message_ring::pop_front() {
+  slots_[head_].packet.reset();
+  head_ = (head_ + 1) & (slots_.size() - 1);
+  --size_;
+}
+
 bool input_port::exhausted() const {
   return std::all_of(lanes_.begin(), lanes_.end(),
                      [](const lane_state& l) { return l.ended && l.queue.empty(); });

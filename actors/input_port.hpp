@@ -12,7 +12,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <vector>
 
@@ -38,8 +37,25 @@ class input_port {
   std::size_t queued() const;
 
  private:
+  // A first-in first-out ring that keeps its memory: a lane holds at most `capacity` messages,
+  // so after the first few rounds it never allocates (a deque allocates and frees a block every
+  // few messages).
+  class message_ring {
+   public:
+    bool empty() const { return size_ == 0; }
+    std::size_t size() const { return size_; }
+    link_message& front() { return slots_[head_]; }
+    const link_message& front() const { return slots_[head_]; }
+    void push_back(link_message message);
+    void pop_front();
+
+   private:
+    std::vector<link_message> slots_;  // size a power of two, or zero
+    std::size_t head_ = 0, size_ = 0;
+  };
+
   struct lane_state {
-    std::deque<link_message> queue;
+    message_ring queue;
     std::size_t consumed = 0;  // credit owed to the sender
     bool ended = false;
   };

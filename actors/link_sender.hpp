@@ -28,7 +28,8 @@ struct link_message {
 
 class link_sender {
  public:
-  using batch = std::vector<link_message>;
+  // In packet memory: batches are made by one actor and freed by the next, like packets.
+  using batch = std::vector<link_message, packet_allocator<link_message>>;
   using send_fn = std::function<void(batch&&)>;
   using eos_fn = std::function<void()>;
 
@@ -54,6 +55,8 @@ class link_sender {
   std::size_t waiting() const { return waiting_.size(); }
 
  private:
+  void take(link_message message);
+
   std::size_t capacity_;
   full_policy policy_;
   send_fn send_;

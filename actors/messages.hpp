@@ -91,7 +91,7 @@ struct opened_msg {
 struct data_msg {
   std::uint32_t port = 0;
   std::uint32_t lane = 0;
-  std::vector<link_message> batch;
+  link_sender::batch batch;
 };
 struct eos_msg {
   std::uint32_t port = 0;

@@ -38,8 +38,8 @@ class synthetic_source final : public stage {
       ctx.finish();
       return;
     }
-    auto now = std::chrono::steady_clock::now();
     if (period_.count() > 0) {
+      auto now = std::chrono::steady_clock::now();
       if (next_ == 0) start_ = now;
       auto due = start_ + period_ * next_;
       if (now < due) {
@@ -55,7 +55,7 @@ class synthetic_source final : public stage {
                                          : p.created_ns / 1000;
     p.tensors.push_back({"data", fresh_ ? make_tensor() : shared_});
     ++next_;
-    ctx.emit("out", std::move(p));
+    ctx.emit("out", make_shared_packet(std::move(p)));
   }
 
  private:
