@@ -17,9 +17,13 @@ buffer buffer::allocate(std::size_t size) {
   // its mmap threshold after the first large free), so a pipeline's resident memory would grow
   // past what its channels can hold.
   constexpr std::size_t own_mapping_from = 256 * 1024;
+  constexpr std::size_t huge_page = 2 * 1024 * 1024;
   if (size >= own_mapping_from) {
     void* memory = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (memory == MAP_FAILED) throw std::bad_alloc();
+    // Huge pages where the kernel gives them on request: faulting in a fresh tensor then costs
+    // one fault per 2 MiB instead of one per 4 KiB (about 30 times less on a VM).
+    if (size >= huge_page) madvise(memory, size, MADV_HUGEPAGE);
     std::shared_ptr<void> owner(memory, [size](void* p) { munmap(p, size); });
     return buffer(std::move(owner), static_cast<std::byte*>(memory), size);
   }

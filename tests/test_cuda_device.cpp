@@ -291,7 +291,7 @@ BOOST_AUTO_TEST_CASE(memory_is_pooled_and_counted_against_the_limit,
     BOOST_TEST(block.size() == mib);
     BOOST_TEST(reinterpret_cast<std::uintptr_t>(block.data()) % 64 == 0u);
     BOOST_TEST(gpu->memory_free() == before - mib);
-    auto t = gpu->allocate_tensor(dtype::f32, {256, 256});
+    auto t = gpu->allocate_tensor(dtype::f32, {512, 512});  // 1 MiB
     BOOST_TEST(t.device() == "cuda:0");
     BOOST_TEST(gpu->memory_free() == before - 2 * mib);
   }

@@ -194,6 +194,28 @@ BOOST_AUTO_TEST_CASE(threads_allocate_and_free_without_overlap) {
   BOOST_TEST(npu->memory_free() == 4 * mib);
 }
 
+BOOST_AUTO_TEST_CASE(host_staging_memory_is_kept_warm_for_reuse) {
+  auto npu = open_emu("npu0");
+  const std::byte* first = nullptr;
+  {
+    auto staging = npu->allocate_staging(3 << 20);
+    BOOST_TEST(staging.size() == std::size_t{3} << 20);
+    first = staging.data();
+  }
+  // A block of up to twice the size asked for is reused; a much larger request is not served
+  // from it.
+  auto again = npu->allocate_staging(2 << 20);
+  BOOST_TEST(again.data() == first);
+  auto larger = npu->allocate_staging(8 << 20);
+  BOOST_TEST(larger.data() != first);
+
+  // Transfers out of the device land in it.
+  auto on_npu = transfer(tensor::zeros(dtype::u8, {1 << 20}), host_device(), *npu);
+  auto back = transfer(on_npu, *npu, host_device());
+  BOOST_TEST(back.device() == "cpu");
+  BOOST_TEST(back.nbytes() == std::size_t{1} << 20);
+}
+
 BOOST_AUTO_TEST_CASE(tensors_in_its_memory_carry_its_tag) {
   auto npu = open_emu("npu0");
   BOOST_TEST(npu->kind() == "emu");

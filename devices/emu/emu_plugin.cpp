@@ -26,11 +26,14 @@
 #include "devices/device_plugin_abi.h"
 #include "devices/emu/emu_config.hpp"
 #include "devices/emu/emu_gemm.hpp"
+#include "devices/emu/emu_host_cache.hpp"
 #include "devices/emu/emu_pool.hpp"
 
 struct loom_device {
   loom::emu::emu_config config;
   loom::emu::emu_pool pool;
+  // Up to 256 MiB of host staging kept warm, as NPU runtimes keep page-locked memory.
+  loom::emu::emu_host_cache host{256u << 20};
 };
 
 namespace loom::emu {
@@ -125,6 +128,13 @@ void free_block(loom_device* device, void* memory) {
   }
 }
 
+loom_device_status alloc_host(loom_device* device, uint64_t bytes, void** memory, char* error,
+                              size_t error_size) {
+  return guarded(error, error_size, [&] { *memory = device->host.allocate(bytes); });
+}
+
+void free_host(loom_device* device, void* memory) { device->host.release(memory); }
+
 loom_device_status copy_from_host(loom_device* device, const void* host, void* to, uint64_t bytes,
                                   char* error, size_t error_size) {
   return guarded(error, error_size, [&] {
@@ -199,8 +209,8 @@ const loom_device_plugin table = {
     .copy_to_host = copy_to_host,
     .copy_within = copy_within,
     .query_caps = nullptr,
-    .alloc_host = nullptr,
-    .free_host = nullptr,
+    .alloc_host = alloc_host,
+    .free_host = free_host,
     .bind_thread = nullptr,
     .copy_from_peer = nullptr,
     .synchronize = nullptr,
