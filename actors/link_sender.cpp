@@ -39,7 +39,6 @@ void link_sender::grant(std::size_t n) {
     take(std::move(waiting_.front()));
     waiting_.pop_front();
   }
-  flush();
 }
 
 void link_sender::take(link_message message) {

@@ -39,7 +39,9 @@ class link_sender {
   void offer(link_message message);
   // Sends the batch, and end of stream once it is closed and nothing waits.
   void flush();
-  // The receiver freed `n` slots: what waited goes out.
+  // The receiver freed `n` slots: what waited joins the batch, which goes out at the next
+  // `flush` — the actor's, at the end of its round, together with what the round adds (sending
+  // here would split a round into a batch of one and a batch of the rest).
   void grant(std::size_t n);
   // End of stream, sent after everything still waiting.
   void close();

@@ -115,9 +115,14 @@ class stage_actor : public caf::event_based_actor {
   }
 
   void pump() {
-    if (!instance_ || closed_) return maybe_done();
+    if (!instance_ || closed_) {
+      // A closed stage still sends what credit lets out of its queues.
+      for (auto& s : senders_) s.flush();
+      return maybe_done();
+    }
     // Shared counters are touched once per pump, not once per packet.
     auto in_before = report_.packets_in, out_before = report_.packets_out;
+    auto calls_before = calls_;
     int burst = 0;
     while (!stalled() && !failed_ && !plan_->abandoned->load(std::memory_order_relaxed)) {
       if (stage().spec->is_source()) {
@@ -137,6 +142,8 @@ class stage_actor : public caf::event_based_actor {
       }
     }
     for (auto& s : senders_) s.flush();
+    // Where the round's calls ran: one look per round, not per call (it is a system call).
+    if (calls_ != calls_before) report_.cpus.add(current_cpu());
     if (report_.packets_in != in_before || report_.packets_out != out_before) {
       plan_->live_in->fetch_add(report_.packets_in - in_before, std::memory_order_relaxed);
       plan_->live_out->fetch_add(report_.packets_out - out_before, std::memory_order_relaxed);
@@ -174,7 +181,7 @@ class stage_actor : public caf::event_based_actor {
 
   void run_process(std::uint64_t ticket) {
     auto& emitted = ctx_->emitted();
-    report_.cpus.add(current_cpu());
+    ++calls_;
     busy_.begin();
     try {
       if (!stage().spec->is_source()) move_inputs_to_device();
@@ -355,6 +362,7 @@ class stage_actor : public caf::event_based_actor {
   bool failed_ = false;
   bool tick_pending_ = false;
   bool moves_inputs_ = false;  // some input port has a planned transfer
+  std::uint64_t calls_ = 0;    // of `process`
 };
 
 }  // namespace
