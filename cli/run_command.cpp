@@ -46,11 +46,13 @@ void print_summary(const run_stats& stats) {
 }  // namespace
 
 int run_command(const graph_args& args, bool stats_json, bool progress) {
+  // Before anything else: an interrupt while the graph loads ends the run as soon as it starts,
+  // with stats, rather than killing the process.
+  install_signal_handlers();
   auto registry = stage_registry::with_builtins();
   auto graph = load_or_report(args, registry);
   if (!graph) return exit_invalid;
 
-  install_signal_handlers();
   run_options options;
   options.stop_requests = &stop_requests;
   if (progress || isatty(STDERR_FILENO))

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "devices/cpu_affinity.hpp"
+#include "devices/cuda/cublas_library.hpp"
 #include "devices/cuda/cuda_errors.hpp"
 #include "devices/cuda/cuda_gpus.hpp"
 #include "devices/cuda/device_pool.hpp"
@@ -184,20 +185,20 @@ void cuda_device::gemm(const gemm_args& args) {
   // row-major C = A·B is computed as the column-major Cᵀ = Bᵀ·Aᵀ: the operands swap, and each
   // matrix's row stride serves as its leading dimension, with no copy or transpose.
   if (args.type == dtype::f32) {
-    check_cublas(cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, n, m, k, &args.alpha,
-                             reinterpret_cast<const float*>(args.b), ldb,
-                             reinterpret_cast<const float*>(args.a), lda, &args.beta,
-                             reinterpret_cast<float*>(args.c), ldc),
+    check_cublas(cublas().sgemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, n, m, k, &args.alpha,
+                                reinterpret_cast<const float*>(args.b), ldb,
+                                reinterpret_cast<const float*>(args.a), lda, &args.beta,
+                                reinterpret_cast<float*>(args.c), ldc),
                  "cublasSgemm", where_);
     return;
   }
   // bf16 and f16 inputs accumulate in f32 (alpha and beta are then floats too) on the tensor
   // cores; the output is f32 or rounded to the input type.
   const auto in_type = cuda_data_type(args.type);
-  check_cublas(cublasGemmEx(blas, CUBLAS_OP_N, CUBLAS_OP_N, n, m, k, &args.alpha, args.b, in_type,
-                            ldb, args.a, in_type, lda, &args.beta, args.c,
-                            cuda_data_type(args.out_type), ldc, CUBLAS_COMPUTE_32F,
-                            CUBLAS_GEMM_DEFAULT),
+  check_cublas(cublas().gemm_ex(blas, CUBLAS_OP_N, CUBLAS_OP_N, n, m, k, &args.alpha, args.b,
+                                in_type, ldb, args.a, in_type, lda, &args.beta, args.c,
+                                cuda_data_type(args.out_type), ldc, CUBLAS_COMPUTE_32F,
+                                CUBLAS_GEMM_DEFAULT),
                "cublasGemmEx", where_);
 }
 

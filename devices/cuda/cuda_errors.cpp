@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "devices/cuda/cublas_library.hpp"
+
 namespace loom {
 
 std::string describe_cuda_error(cudaError_t status) {
@@ -19,7 +21,7 @@ void throw_cuda_error(cudaError_t status, std::string_view call, std::string_vie
 
 void throw_cublas_error(cublasStatus_t status, std::string_view call, std::string_view where) {
   throw std::runtime_error(fmt::format("{}: {} failed: {} ({})", where, call,
-                                       cublasGetStatusName(status), cublasGetStatusString(status)));
+                                       cublas().status_name(status), cublas().status_string(status)));
 }
 
 }  // namespace loom

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "devices/cuda/cublas_library.hpp"
 #include "devices/cuda/cuda_errors.hpp"
 
 namespace loom {
@@ -37,7 +38,7 @@ class thread_handles {
       auto& handles = gpus_[gpu];
       if (!handles.stream) continue;
       cudaSetDevice(static_cast<int>(gpu));
-      if (handles.blas) cublasDestroy(handles.blas);
+      if (handles.blas) cublas().destroy(handles.blas);
       cudaStreamDestroy(handles.stream);
     }
     cudaGetLastError();
@@ -85,17 +86,18 @@ cublasHandle_t thread_blas(int gpu) {
   auto& handles_on_gpu = current_handles(gpu);
   if (!handles_on_gpu.blas) {
     cublasHandle_t blas = nullptr;
-    if (auto status = cublasCreate(&blas); status != CUBLAS_STATUS_SUCCESS)
+    if (auto status = cublas().create(&blas); status != CUBLAS_STATUS_SUCCESS)
       throw_cublas_error(status, "cublasCreate", gpu_label(gpu));
     // Exact f32 products: the default math mode keeps TF32 tensor cores out of cublasSgemm.
     const char* failed = nullptr;
-    auto status = cublasSetMathMode(blas, CUBLAS_DEFAULT_MATH);
+    auto status = cublas().set_math_mode(blas, CUBLAS_DEFAULT_MATH);
     if (status != CUBLAS_STATUS_SUCCESS)
       failed = "cublasSetMathMode";
-    else if (status = cublasSetStream(blas, handles_on_gpu.stream); status != CUBLAS_STATUS_SUCCESS)
+    else if (status = cublas().set_stream(blas, handles_on_gpu.stream);
+             status != CUBLAS_STATUS_SUCCESS)
       failed = "cublasSetStream";
     if (failed) {
-      cublasDestroy(blas);
+      cublas().destroy(blas);
       throw_cublas_error(status, failed, gpu_label(gpu));
     }
     handles_on_gpu.blas = blas;

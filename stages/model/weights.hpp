@@ -13,7 +13,7 @@
 //
 // Random weights: each tensor has its own generator, mt19937_64 seeded from SEED and the tensor's
 // name (so a tensor's values do not depend on which other tensors the model asks for), drawing
-// 24-bit integers scaled to the uniform range ±1/sqrt(fan_in) exactly as the matmul stage does,
+// 24-bit integers scaled to the uniform range ±1/sqrt(fan_in) (the matmul stage's recipe),
 // rounded to the tensor's dtype: the same bytes on every machine. fan_in follows PyTorch's
 // convention for weights stored [out, in, ...kernel] — every dimension but the first multiplied
 // together; for one dimension, its size — unless the stage gives it (a weight stored [in, out]
