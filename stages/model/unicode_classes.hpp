@@ -1,10 +1,11 @@
 // What the GPT-2 pre-tokenizer needs to know about Unicode: the class of a code point and how to
-// read one from UTF-8. The classes are exact for every code point of the Unicode version in
+// read one from UTF-8 (and write one, for the tokenizer's byte alphabet and JSON escapes). The classes are exact for every code point of the Unicode version in
 // unicode_classes.cpp, which tools/reference/make_unicode_classes.py generates from Python's
 // unicodedata, so the C++ tokenizer and its Python reference agree by construction.
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace loom {
@@ -51,6 +52,25 @@ inline utf8_char next_utf8(std::string_view text, std::size_t at) {
               4, true};
   }
   return {lead, 1, false};
+}
+
+// Appends the UTF-8 encoding of a valid code point.
+inline void append_utf8(std::string& out, char32_t c) {
+  if (c < 0x80) {
+    out += static_cast<char>(c);
+  } else if (c < 0x800) {
+    out += static_cast<char>(0xC0 | (c >> 6));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  } else if (c < 0x10000) {
+    out += static_cast<char>(0xE0 | (c >> 12));
+    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (c >> 18));
+    out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  }
 }
 
 }  // namespace loom
