@@ -26,10 +26,6 @@ std::string time_text(double seconds) {
   return fmt::format("{:.1f} µs", seconds * 1e6);
 }
 
-const stage_def& stage_named(const graph_def& graph, const std::string& name) {
-  return *graph.find(name);
-}
-
 }  // namespace
 
 graph_plan plan_graph(const graph_def& graph) {
@@ -56,7 +52,7 @@ graph_plan plan_graph(const graph_def& graph) {
     for (std::size_t i = 0; i < stage.inputs.size(); ++i) {
       const auto& edge = stage.inputs[i];
       if (!edge.transfer) continue;
-      const auto& producer = stage_named(graph, edge.from_stage);
+      const auto& producer = *graph.find(edge.from_stage);
       const auto& from = graph.devices.at(producer.device);
       transfer_plan t;
       t.from = edge.from_stage + "." + edge.from_port;
