@@ -1,5 +1,6 @@
 // The stage types every build has.
 #include "stages/media/register.hpp"
+#include "stages/model/register.hpp"
 #include "stages/registry.hpp"
 
 namespace loom {
@@ -8,14 +9,13 @@ stage_spec synthetic_source_spec();
 stage_spec passthrough_spec();
 stage_spec null_sink_spec();
 stage_spec matmul_spec();
-stage_spec tokenizer_spec();
 
 void register_builtin_stages(stage_registry& registry) {
   registry.add(synthetic_source_spec());
   registry.add(passthrough_spec());
   registry.add(null_sink_spec());
   registry.add(matmul_spec());
-  registry.add(tokenizer_spec());
+  register_model_stages(registry);
   register_media_stages(registry);
 }
 

@@ -23,19 +23,11 @@
 #include <stdexcept>
 
 #include "stages/model/bpe_tokenizer.hpp"
+#include "stages/model/model_path.hpp"
 #include "stages/registry.hpp"
 
 namespace loom {
 namespace {
-
-// Like plugin paths, model files resolve against the graph file's directory, so a graph and
-// its model can move together; a graph given as text (tests) resolves against the working
-// directory.
-std::filesystem::path resolve(const std::string& path, const run_info& run) {
-  std::filesystem::path p(path);
-  if (p.is_absolute() || run.graph_file.empty()) return p;
-  return std::filesystem::path(run.graph_file).parent_path() / p;
-}
 
 const tensor& text_tensor(const packet& p) {
   const tensor& text = p.at("text");
@@ -50,8 +42,8 @@ class tokenizer final : public stage {
  public:
   void open(stage_context& ctx) override {
     const auto& p = ctx.params();
-    tokenizer_ = std::make_unique<bpe_tokenizer>(resolve(p.string("vocab"), ctx.run()),
-                                                 resolve(p.string("merges"), ctx.run()),
+    tokenizer_ = std::make_unique<bpe_tokenizer>(model_path(p.string("vocab"), ctx.run()),
+                                                 model_path(p.string("merges"), ctx.run()),
                                                  p.strings("special_tokens"));
     bos_ = token(p, "bos");
     eos_ = token(p, "eos");
