@@ -10,6 +10,7 @@ bool take_aligned(std::vector<input_port>& ports, input_set& set, std::uint64_t&
     if (ports[0].peek() == nullptr) return false;
     auto message = ports[0].pop();
     set.ticket = message.ticket;
+    set.last = message.last;
     set.packets[0] = std::move(message.packet);
     return true;
   }
@@ -39,6 +40,7 @@ bool take_aligned(std::vector<input_port>& ports, input_set& set, std::uint64_t&
                                [&](const link_message* h) { return h->packet->sequence == newest; });
     if (aligned) {
       set.ticket = heads.front()->ticket;
+      set.last = heads.front()->last;
       for (std::size_t i = 0; i < ports.size(); ++i) set.packets[i] = ports[i].pop().packet;
       return true;
     }
@@ -58,6 +60,7 @@ bool take_any(std::vector<input_port>& ports, std::size_t& next_port, input_set&
     auto message = ports[i].pop();
     set.packets.assign(1, std::move(message.packet));
     set.ticket = message.ticket;
+    set.last = message.last;
     port = i;
     next_port = (i + 1) % ports.size();
     return true;

@@ -13,6 +13,9 @@ namespace loom {
 struct input_set {
   std::vector<packet_ptr> packets;  // one per port
   std::uint64_t ticket = 0;         // of the first port's message
+  // That message was the last its producer sent for the ticket: a stage forwarding a lane's
+  // tickets marks its outputs of the ticket `last` only then (see input_port.hpp).
+  bool last = true;
 };
 
 // Fills `set` and returns true when a whole set is ready; `unmatched` counts discarded packets.

@@ -6,9 +6,11 @@
 //
 // Order across lanes: a dispatcher numbers packets with tickets and sends ticket t to replica
 // t % lanes; every replica handles its tickets in increasing order and stamps its outputs with
-// the ticket of the input they came from. So the next packet in source order is always at the
-// head of lane `next_ticket % lanes`: wait for it there, and when that lane shows a later
-// ticket (or has ended), ticket `next_ticket` produced nothing and is skipped.
+// the ticket of the input they came from, marking the last output of a ticket `last` (only when
+// that input was itself the last of its ticket, as one from a lane may not be). So the next
+// packet in source order is always at the head of lane `next_ticket % lanes`: wait for it there,
+// and when that lane shows a later ticket (or has ended), ticket `next_ticket` produced nothing
+// and is skipped.
 #pragma once
 
 #include <cstdint>

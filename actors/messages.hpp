@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -73,6 +74,10 @@ struct replica_report {
   std::uint64_t sink_packets = 0, sink_bytes = 0;
   std::vector<std::uint64_t> bytes_transferred;  // per input port
   latency_histogram latency;
+  // Stages with `batch`: calls of process_batch, and the input sets they were given.
+  std::uint64_t batches = 0, batch_items = 0;
+  // What the stage counted with stage_context::count, by counter name.
+  std::map<std::string, std::vector<std::uint64_t>> counters;
   struct link_report {
     std::string edge;
     std::uint64_t sent = 0, dropped = 0;

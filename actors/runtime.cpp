@@ -124,11 +124,13 @@ run_stats summarize(const graph_def& graph, const std::vector<std::shared_ptr<re
   stats.seconds = seconds;
   std::map<std::string, cpu_set_record> cpus;
   std::map<std::string, latency_histogram> latencies;
+  std::map<std::string, std::uint64_t> batch_items;
   for (const auto& s : graph.stages) {
     auto& st = stats.stages[s.name];
     st.type = s.type;
     st.device = s.device;
     st.replicas = s.replicas;
+    if (s.batch) st.batches = 0;
     for (const auto& e : s.inputs) {
       auto& es = stats.edges[edge_name(e)];
       es.policy = std::string(name_of(e.policy));
@@ -145,6 +147,15 @@ run_stats summarize(const graph_def& graph, const std::vector<std::shared_ptr<re
     st.dropped += r->discarded;
     st.busy_seconds += static_cast<double>(r->busy_ns) / 1e9;
     cpus[r->stage].merge(r->cpus);
+    if (st.batches) {
+      *st.batches += r->batches;
+      batch_items[r->stage] += r->batch_items;
+    }
+    for (const auto& [name, values] : r->counters) {
+      auto& sum = st.counters[name];
+      if (sum.size() < values.size()) sum.resize(values.size());
+      for (std::size_t i = 0; i < values.size(); ++i) sum[i] += values[i];
+    }
     if (auto sink = stats.sinks.find(r->stage); sink != stats.sinks.end()) {
       sink->second.packets += r->sink_packets;
       sink->second.bytes += r->sink_bytes;
@@ -163,7 +174,11 @@ run_stats summarize(const graph_def& graph, const std::vector<std::shared_ptr<re
   }
   for (const auto& s : graph.stages)
     for (const auto& e : s.inputs) stats.stages[s.name].dropped += stats.edges[edge_name(e)].dropped;
-  for (auto& [name, st] : stats.stages) st.cpus = cpus[name].cpus();
+  for (auto& [name, st] : stats.stages) {
+    st.cpus = cpus[name].cpus();
+    if (st.batches && *st.batches > 0)
+      st.batch_mean = static_cast<double>(batch_items[name]) / static_cast<double>(*st.batches);
+  }
   for (auto& [name, sink] : stats.sinks) {
     sink.latency_p50_us = latencies[name].percentile_us(0.50);
     sink.latency_p99_us = latencies[name].percentile_us(0.99);

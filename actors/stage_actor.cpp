@@ -1,10 +1,13 @@
 #include "actors/stage_actor.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <exception>
+#include <numeric>
 
 #include <fmt/format.h>
 
+#include "actors/batch_collector.hpp"
 #include "actors/busy_timer.hpp"
 #include "actors/failure_policy.hpp"
 #include "actors/input_aligner.hpp"
@@ -85,6 +88,7 @@ class stage_actor : public caf::event_based_actor {
           [this, &link] { send(link.consumer, eos_msg{link.port, link.lane}); });
     }
     dispatch_counters_.resize(plan_->links.size());
+    if (stage().batch) batch_.emplace(*stage().batch);
     opened_msg reply{stage().name, plan_->replica, {}};
     report_.bytes_transferred.resize(plan_->inputs.size());
     for (const auto& port : plan_->inputs) moves_inputs_ = moves_inputs_ || port.transfer;
@@ -131,14 +135,17 @@ class stage_actor : public caf::event_based_actor {
           schedule_tick(std::chrono::microseconds(0));
           break;
         }
-        run_process(0);
+        run_process(0, true);
         if (auto delay = ctx_->take_retry()) {
           schedule_tick(*delay);
           break;
         }
+      } else if (batch_) {
+        if (!batch_ready()) break;
+        run_batch();
       } else {
         if (!take_inputs()) break;
-        run_process(set_.ticket);
+        run_process(set_.ticket, set_.last);
       }
     }
     for (auto& s : senders_) s.flush();
@@ -149,62 +156,140 @@ class stage_actor : public caf::event_based_actor {
       plan_->live_out->fetch_add(report_.packets_out - out_before, std::memory_order_relaxed);
     }
     if (failed_) return;
-    bool inputs_done = stage().spec->is_source() ? ctx_->finished() : all_exhausted(inputs_);
+    bool inputs_done = stage().spec->is_source()
+                           ? ctx_->finished()
+                           : all_exhausted(inputs_) && (!batch_ || batch_->empty());
     if (inputs_done && !closed_) close_stage();
     maybe_done();
+  }
+
+  bool takes_inputs_as_they_arrive() const {
+    return stage().spec->inputs_order == input_order::as_they_arrive;
+  }
+
+  // The next input set into `set_`, its first packet for port `first_port`; false when none
+  // is complete yet.
+  bool take_set(std::size_t& first_port) {
+    first_port = 0;
+    return takes_inputs_as_they_arrive() ? take_any(inputs_, next_port_, set_, first_port)
+                                         : take_aligned(inputs_, set_, report_.discarded);
   }
 
   // The next call's inputs, moved into the context; false when they are not all here yet.
   bool take_inputs() {
     std::size_t first_port = 0;
-    bool arrived = stage().spec->inputs_order == input_order::as_they_arrive;
-    if (arrived ? !take_any(inputs_, next_port_, set_, first_port)
-                : !take_aligned(inputs_, set_, report_.discarded))
-      return false;
+    if (!take_set(first_port)) return false;
     report_.packets_in += set_.packets.size();
-    if (stage().spec->is_sink()) record_arrival();
+    if (stage().spec->is_sink()) record_arrival(set_.packets);
     sequence_ = set_.packets[0]->sequence;
-    if (arrived) ctx_->clear_inputs();
+    if (takes_inputs_as_they_arrive()) ctx_->clear_inputs();
     for (std::size_t i = 0; i < set_.packets.size(); ++i)
       ctx_->set_input(first_port + i, std::move(set_.packets[i]));
     return true;
   }
 
-  void record_arrival() {
+  void record_arrival(const std::vector<packet_ptr>& packets) {
     auto now = steady_now_ns();
-    for (const auto& p : set_.packets) {
+    for (const auto& p : packets) {
       ++report_.sink_packets;
       report_.sink_bytes += p->payload_bytes();
       report_.latency.record(now - p->created_ns);
     }
   }
 
-  void run_process(std::uint64_t ticket) {
+  // Takes what has arrived into the batch; true when the batch is to be called now: it is full,
+  // no more sets can come, a stop was requested, or its first set has waited `timeout_ms`.
+  // Otherwise a tick is due at that deadline.
+  bool batch_ready() {
+    std::size_t first_port = 0;
+    while (!batch_->full() && take_set(first_port)) batch_->add(set_, first_port);
+    if (batch_->empty()) return false;
+    if (batch_->full() || no_more_sets() || ctx_->stop_requested()) return true;
+    auto now = batch_collector::clock::now();
+    if (now >= batch_->deadline()) return true;
+    schedule_tick(std::chrono::ceil<std::chrono::microseconds>(batch_->deadline() - now));
+    return false;
+  }
+
+  // A port of an aligning stage has ended, so no set can be completed again; a stage taking
+  // inputs as they arrive gets more until every port has ended.
+  bool no_more_sets() const {
+    if (takes_inputs_as_they_arrive()) return all_exhausted(inputs_);
+    return std::any_of(inputs_.begin(), inputs_.end(),
+                       [](const input_port& p) { return p.exhausted(); });
+  }
+
+  // One call of process_batch for the collected sets; each set's outputs go out under its own
+  // ticket, in set order.
+  void run_batch() {
+    const std::size_t items = batch_->size();
+    ctx_->start_batch(items);
+    for (std::size_t item = 0; item < items; ++item) {
+      auto& packets = batch_->packets(item);
+      report_.packets_in += packets.size();
+      if (stage().spec->is_sink()) record_arrival(packets);
+      for (std::size_t i = 0; i < packets.size(); ++i)
+        ctx_->set_batch_input(item, batch_->first_port(item) + i, std::move(packets[i]));
+    }
+    batch_first_ = batch_sequence(0);
+    batch_last_ = batch_sequence(items - 1);
+    ++report_.batches;
+    report_.batch_items += items;
+    ++calls_;
+    std::string failure;
+    busy_.begin();
+    try {
+      for (std::size_t item = 0; item < items; ++item) move_inputs_to_device(item);
+      instance_->process_batch(*ctx_);
+      policy_->on_success();
+    } catch (const std::exception& e) {
+      failure = e.what();
+    } catch (...) {
+      failure = "unknown exception";
+    }
+    busy_.end();
+    report_.discarded += ctx_->take_dropped();
+    if (!failure.empty() || ctx_->emitted().empty())
+      ctx_->emitted().clear();
+    else
+      send_batch_outputs();
+    ctx_->end_batch();
+    batch_->clear();
+    if (!failure.empty()) on_failure(failure, items);
+  }
+
+  std::uint64_t batch_sequence(std::size_t item) const {
+    for (std::size_t port = 0; port < stage().spec->inputs.size(); ++port)
+      if (const auto& p = ctx_->input_at(port, item)) return p->sequence;
+    return 0;
+  }
+
+  void run_process(std::uint64_t ticket, bool input_last) {
     auto& emitted = ctx_->emitted();
     ++calls_;
     busy_.begin();
     try {
-      if (!stage().spec->is_source()) move_inputs_to_device();
+      if (!stage().spec->is_source()) move_inputs_to_device(0);
       instance_->process(*ctx_);
       policy_->on_success();
     } catch (const std::exception& e) {
       emitted.clear();
-      on_failure(e.what());
+      on_failure(e.what(), 1);
     } catch (...) {
       emitted.clear();
-      on_failure("unknown exception");
+      on_failure("unknown exception", 1);
     }
     busy_.end();
     report_.discarded += ctx_->take_dropped();
-    if (!emitted.empty()) send_outputs(ticket);
+    if (!emitted.empty()) send_outputs(ticket, input_last);
   }
 
   // Inputs arrive in their producers' memory; the stage sees them in its device's.
-  void move_inputs_to_device() {
+  void move_inputs_to_device(std::size_t item) {
     const auto& inputs = stage().spec->inputs;
     auto& device = *plan_->runs_on;
     for (std::size_t i = 0; i < inputs.size(); ++i) {
-      const auto& p = ctx_->input_at(i);
+      const auto& p = ctx_->input_at(i, item);
       if (!p) continue;
       if (!moves_inputs_) {
         // The common case, one memory space end to end: only check that it is so.
@@ -214,13 +299,43 @@ class stage_actor : public caf::event_based_actor {
       }
       input_route route{stage().name, inputs[i].name, device, *plan_->devices,
                         plan_->inputs[i].transfer};
-      ctx_->replace_input(i, move_to_device(p, route, report_.bytes_transferred[i]));
+      ctx_->replace_input(i, move_to_device(p, route, report_.bytes_transferred[i]), item);
     }
   }
 
-  void send_outputs(std::uint64_t ticket) {
+  void send_outputs(std::uint64_t ticket, bool input_last) {
     auto& emitted = ctx_->emitted();
     report_.packets_out += emitted.size();
+    send_emitted(ticket, input_last, emitted);
+    emitted.clear();
+  }
+
+  // A batch's outputs, grouped by item (in the order emitted within each) and sent item by item.
+  void send_batch_outputs() {
+    auto& emitted = ctx_->emitted();
+    const auto& items = ctx_->emitted_items();
+    report_.packets_out += emitted.size();
+    order_.resize(emitted.size());
+    std::iota(order_.begin(), order_.end(), std::size_t{0});
+    std::stable_sort(order_.begin(), order_.end(),
+                     [&](std::size_t a, std::size_t b) { return items[a] < items[b]; });
+    for (std::size_t at = 0; at < order_.size();) {
+      const auto item = items[order_[at]];
+      item_outputs_.clear();
+      for (; at < order_.size() && items[order_[at]] == item; ++at)
+        item_outputs_.push_back(std::move(emitted[order_[at]]));
+      send_emitted(batch_->ticket(item), batch_->last(item), item_outputs_);
+    }
+    item_outputs_.clear();
+    emitted.clear();
+  }
+
+  using emitted_list = std::vector<std::pair<std::size_t, packet_ptr>>;
+
+  // Every port's packets of one ticket onto its edges. The last of each port is marked `last`
+  // if the input was the last of its ticket: a stage forwarding a lane's tickets may be called
+  // several times for one ticket.
+  void send_emitted(std::uint64_t ticket, bool input_last, emitted_list& emitted) {
     for (std::size_t port = 0; port < plan_->outputs.size(); ++port) {
       std::size_t count = 0;
       for (const auto& [p, packet] : emitted) count += p == port;
@@ -229,13 +344,12 @@ class stage_actor : public caf::event_based_actor {
       const auto& edges = plan_->outputs[port];
       for (auto& [p, packet] : emitted) {
         if (p != port) continue;
-        bool last = ++seen == count;
+        bool last = ++seen == count && input_last;
         // Every edge but the last gets a reference; the last one takes this one.
         for (std::size_t e = 0; e + 1 < edges.size(); ++e) send_on_edge(edges[e], ticket, last, packet);
         if (!edges.empty()) send_on_edge(edges.back(), ticket, last, std::move(packet));
       }
     }
-    emitted.clear();
   }
 
   void send_on_edge(const replica_plan::out_edge& edge, std::uint64_t ticket, bool last,
@@ -250,16 +364,29 @@ class stage_actor : public caf::event_based_actor {
     senders_[edge.links[t % edge.links.size()]].offer({t, true, std::move(packet)});
   }
 
-  void on_failure(const std::string& what) {
-    ++report_.errors;
+  // A failed call of `packets` input sets: each counts as a failed packet, and the failure
+  // policy sees them one by one, so `restart.errors` counts packets whether batched or not;
+  // one call restarts the stage at most once.
+  void on_failure(const std::string& what, std::size_t packets) {
+    const auto errors_before = report_.errors;
+    report_.errors += packets;
     const auto& s = stage();
-    auto where = stage().spec->is_source() ? std::string() : fmt::format(" on packet {}", sequence_);
-    if (report_.errors <= errors_logged_in_full || report_.errors % 1000 == 0)
+    std::string where;
+    if (batch_)
+      where = packets == 1 ? fmt::format(" on packet {}", batch_first_)
+                           : fmt::format(" on a batch of {} packets ({} to {})", packets,
+                                         batch_first_, batch_last_);
+    else if (!stage().spec->is_source())
+      where = fmt::format(" on packet {}", sequence_);
+    if (errors_before < errors_logged_in_full || errors_before / 1000 != report_.errors / 1000)
       log(fmt::format("stage '{}' ({}){}{}: {}{}", s.name, s.type, replica_suffix(), where, what,
                       report_.errors > errors_logged_in_full
                           ? fmt::format(" ({} errors so far)", report_.errors)
                           : ""));
-    switch (policy_->on_failure()) {
+    auto action = failure_policy::action::carry_on;
+    for (std::size_t i = 0; i < packets && action == failure_policy::action::carry_on; ++i)
+      action = policy_->on_failure();
+    switch (action) {
       case failure_policy::action::carry_on:
         break;
       case failure_policy::action::restart:
@@ -299,7 +426,7 @@ class stage_actor : public caf::event_based_actor {
     closed_ = true;
     try {
       instance_->close(*ctx_);
-      if (!ctx_->emitted().empty()) send_outputs(0);
+      if (!ctx_->emitted().empty()) send_outputs(0, true);
     } catch (const std::exception& e) {
       ++report_.errors;
       log(fmt::format("stage '{}' ({}){}: close failed: {}", stage().name, stage().type,
@@ -320,6 +447,8 @@ class stage_actor : public caf::event_based_actor {
   std::shared_ptr<replica_report> final_report() const {
     auto report = std::make_shared<replica_report>(report_);
     report->busy_ns = busy_.total_ns();
+    if (ctx_)
+      for (const auto& [name, values] : ctx_->counters()) report->counters.emplace(name, values);
     for (std::size_t i = 0; i < senders_.size(); ++i)
       report->links.push_back({plan_->links[i].edge, senders_[i].sent(), senders_[i].dropped()});
     return report;
@@ -354,6 +483,10 @@ class stage_actor : public caf::event_based_actor {
   std::vector<std::uint64_t> dispatch_counters_;
   input_set set_;
   std::uint64_t sequence_ = 0;  // of the input set being processed, for error messages
+  std::optional<batch_collector> batch_;  // for a stage with `batch`
+  std::uint64_t batch_first_ = 0, batch_last_ = 0;  // sequences of the batch being processed
+  std::vector<std::size_t> order_;                  // of a batch's outputs, by item
+  std::vector<std::pair<std::size_t, packet_ptr>> item_outputs_;  // one item's, while sent
   std::size_t next_port_ = 0;   // where inputs taken as they arrive are looked for first
   busy_timer busy_;
   replica_report report_;

@@ -28,6 +28,21 @@ std::string optional_field(std::string_view key, const std::optional<double>& va
   return value ? fmt::format(", {}: {}", json_string(key), json_significant(*value)) : "";
 }
 
+// `, "batches": N, "batch_mean": X` for a stage with `batch`.
+std::string batch_fields(const stage_stats& s) {
+  return s.batches ? fmt::format(", \"batches\": {}, \"batch_mean\": {}", *s.batches,
+                                 json_number(s.batch_mean))
+                   : "";
+}
+
+// `, "counters": {"name": [...]}` when the stage counted anything.
+std::string counters_field(const std::map<std::string, std::vector<std::uint64_t>>& counters) {
+  if (counters.empty()) return "";
+  return ", \"counters\": " + json_object(counters, [](const std::vector<std::uint64_t>& values) {
+           return fmt::format("[{}]", fmt::join(values, ", "));
+         });
+}
+
 }  // namespace
 
 std::string to_json(const run_stats& stats) {
@@ -35,9 +50,10 @@ std::string to_json(const run_stats& stats) {
     return fmt::format(
         "{{\"type\": {}, \"device\": {}, \"replicas\": {}, \"packets_in\": {}, "
         "\"packets_out\": {}, \"dropped\": {}, \"errors\": {}, \"restarts\": {}, "
-        "\"busy_seconds\": {}, \"cpus\": [{}]}}",
+        "\"busy_seconds\": {}, \"cpus\": [{}]{}{}}}",
         json_string(s.type), json_string(s.device), s.replicas, s.packets_in, s.packets_out,
-        s.dropped, s.errors, s.restarts, json_number(s.busy_seconds), fmt::join(s.cpus, ", "));
+        s.dropped, s.errors, s.restarts, json_number(s.busy_seconds), fmt::join(s.cpus, ", "),
+        batch_fields(s), counters_field(s.counters));
   });
   auto sinks = json_object(stats.sinks, [](const sink_stats& s) {
     return fmt::format(

@@ -20,6 +20,11 @@ struct stage_stats {
   std::uint64_t restarts = 0;
   double busy_seconds = 0;    // time spent in the stage's own code
   std::vector<int> cpus;      // where that code actually ran
+  // Stages with `batch`: calls of process_batch, and the mean input sets per call.
+  std::optional<std::uint64_t> batches;
+  double batch_mean = 0;
+  // The stage's own counters (stage_context::count), summed element by element over replicas.
+  std::map<std::string, std::vector<std::uint64_t>> counters;
 };
 
 struct sink_stats {

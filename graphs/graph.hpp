@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -37,6 +38,14 @@ struct restart_policy {
   int errors = 5;
   int max = 3;
   double within_s = 60.0;
+};
+
+// `batch = { max, timeout_ms }` on a stage whose type takes batches: up to `max` input sets per
+// call; a partial batch is called `timeout_ms` after its first set arrived, at once when its
+// inputs have ended or a stop was requested.
+struct batch_policy {
+  std::size_t max = 1;
+  double timeout_ms = 0;
 };
 
 struct edge_def {
@@ -80,6 +89,7 @@ struct stage_def {
   std::vector<edge_def> inputs;  // one per input port, in the order the spec declares them
   error_policy on_error = error_policy::skip;
   restart_policy restart;
+  std::optional<batch_policy> batch;  // none: one input set per call
   source_position where;
 };
 
@@ -92,6 +102,9 @@ struct graph_def {
   std::map<std::string, device_def> devices;  // always holds "cpu"
   bool auto_placement = false;  // [graph] placement = "auto": stages without `device` are placed
   std::vector<stage_def> stages;              // sources first, every stage after its inputs
+  // The specs of stages made by expanding others (a moe's router, shards and combiner), which
+  // no registry holds; their stage_defs point here.
+  std::vector<std::shared_ptr<const stage_spec>> expanded_specs;
 
   const stage_def* find(std::string_view stage) const;
   const device_def& device_of(const stage_def& stage) const;

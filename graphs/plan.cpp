@@ -45,6 +45,7 @@ graph_plan plan_graph(const graph_def& graph) {
     s.replicas = stage.replicas;
     s.auto_placed = stage.auto_placed;
     s.reason = stage.placement_reason;
+    s.batch = stage.batch;
     s.flops = stage.cost.flops;
     s.compute_s = compute_seconds(stage.cost, stage.input_types.empty() ? port_type{}
                                                                         : stage.input_types.front(),
@@ -97,6 +98,9 @@ std::string to_text(const graph_plan& plan) {
                        time_text(s.compute_s), time_text(s.transfer_s),
                        s.name == plan.bottleneck ? "  <- bottleneck" : "");
     if (s.auto_placed) out += fmt::format("  {:<{}}  placement auto: {}\n", "", width, s.reason);
+    if (s.batch)
+      out += fmt::format("  {:<{}}  batch: up to {} input sets per call, waiting at most {:g} ms\n",
+                         "", width, s.batch->max, s.batch->timeout_ms);
   }
   out += "\ntransfers\n";
   if (plan.transfers.empty()) out += "  none: every edge stays in one memory space\n";
@@ -131,10 +135,13 @@ std::string to_json(const graph_plan& plan) {
     stages.push_back(fmt::format(
         "{{\"name\": {}, \"type\": {}, \"device\": {}, \"replicas\": {}, \"auto\": {}, "
         "\"reason\": {}, \"flops\": {}, \"compute_s\": {:.9f}, \"transfer_s\": {:.9f}, "
-        "\"seconds_per_packet\": {:.9f}}}",
+        "\"seconds_per_packet\": {:.9f}{}}}",
         json_string(s.name), json_string(s.type), json_string(s.device), s.replicas,
         s.auto_placed, json_string(s.reason), json_number(s.flops), s.compute_s, s.transfer_s,
-        s.seconds_per_packet));
+        s.seconds_per_packet,
+        s.batch ? fmt::format(", \"batch\": {{\"max\": {}, \"timeout_ms\": {}}}", s.batch->max,
+                              json_number(s.batch->timeout_ms))
+                : ""));
   for (const auto& t : plan.transfers)
     transfers.push_back(fmt::format(
         "{{\"from\": {}, \"to\": {}, \"from_device\": {}, \"to_device\": {}, \"route\": {}, "

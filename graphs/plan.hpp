@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@ struct stage_plan {
   int replicas = 1;
   bool auto_placed = false;
   std::string reason;        // the planner's, when auto placed
+  std::optional<batch_policy> batch;  // as the graph says
   double flops = 0;          // per call
   double compute_s = 0;      // per call, on its device
   double transfer_s = 0;     // moving its inputs to its device, per call

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "graphs/check_params.hpp"
+#include "graphs/expand_moe.hpp"
 #include "graphs/read_values.hpp"
 #include "graphs/suggest.hpp"
 
@@ -25,12 +26,16 @@ full_policy full_policy_named(std::string_view name) {
 namespace {
 
 const std::vector<std::string> stage_keys{"type",   "device",   "placement", "replicas",
-                                          "inputs", "on_error", "restart"};
+                                          "inputs", "on_error", "restart",   "batch"};
 const std::vector<std::string> placement_names{"auto", "fixed"};
 const std::vector<std::string> edge_keys{"from", "capacity", "policy"};
 const std::vector<std::string> restart_keys{"errors", "max", "within_s"};
+const std::vector<std::string> batch_keys{"max", "timeout_ms"};
 const std::vector<std::string> error_policy_names{"skip", "fail"};
 constexpr std::int64_t int_max = std::numeric_limits<int>::max();
+// Beyond these a typo would hold packets without bound, or for ever.
+constexpr std::int64_t max_batch = 1 << 16;      // input sets per call
+constexpr double max_batch_timeout_ms = 60'000;  // a minute
 
 class stage_reader {
  public:
@@ -48,10 +53,13 @@ class stage_reader {
     read_replicas();
     read_on_error();
     read_restart();
+    read_batch();
     read_inputs();
     if (const auto* spec = draft_.def.spec) {
+      auto own_keys = stage_keys;
+      for (const auto& key : expansion_keys(spec->type)) own_keys.push_back(key);
       auto params = check_params(
-          table_, {fmt::format("stage '{}'", name()), spec->type, spec->params}, stage_keys, errors_);
+          table_, {fmt::format("stage '{}'", name()), spec->type, spec->params}, own_keys, errors_);
       draft_.def.values = std::move(params.values);
       draft_.params_complete = params.complete;
     }
@@ -153,6 +161,58 @@ class stage_reader {
         restart.max = static_cast<int>(*v);
     if (const auto* within = node->get("within_s"))
       if (auto v = read_positive_number(*within, key("within_s"), errors_)) restart.within_s = *v;
+  }
+
+  // Only a type that takes batches may have one, and a source never does: it has no inputs to
+  // collect. The edge capacity needs no check against `max`, since the runtime takes sets off
+  // their edges (returning their credit) while the batch fills.
+  void read_batch() {
+    const auto* entry = table_.find("batch");
+    if (entry == nullptr) return;
+    const auto* spec = draft_.def.spec;
+    if (spec != nullptr && spec->is_source()) {
+      add_error(errors_, entry->where,
+                fmt::format("stage '{}' is a source ({} has no inputs) and cannot take `batch`; "
+                            "remove it",
+                            name(), spec->type));
+      return;
+    }
+    if (spec != nullptr && !spec->batches) {
+      add_error(errors_, entry->where,
+                fmt::format("stage '{}' ({}) does not take batches; remove `batch`", name(),
+                            spec->type));
+      return;
+    }
+    const auto& node = entry->value;
+    if (!expect_kind(node, toml_kind::table, what("batch"), errors_)) return;
+    auto context = fmt::format("batch of stage '{}'", name());
+    check_keys(node, batch_keys, context, errors_);
+    auto key = [&](std::string_view k) { return fmt::format("'{}' in {}", k, context); };
+    batch_policy batch;
+    bool valid = true;
+    if (const auto* max = node.get("max")) {
+      auto v = read_integer(*max, key("max"), 1, max_batch, errors_);
+      valid = valid && v;
+      if (v) batch.max = static_cast<std::size_t>(*v);
+    } else {
+      add_error(errors_, node.where,
+                fmt::format("{} is missing 'max', the most input sets per call (batch = {{ max = "
+                            "8, timeout_ms = 5 }})",
+                            context));
+      valid = false;
+    }
+    if (const auto* timeout = node.get("timeout_ms")) {
+      auto v = read_number(*timeout, key("timeout_ms"), errors_);
+      if (v && (*v < 0 || *v > max_batch_timeout_ms)) {
+        add_error(errors_, timeout->where,
+                  fmt::format("{} must be from 0 to {}, not {}", key("timeout_ms"),
+                              max_batch_timeout_ms, *v));
+        v.reset();
+      }
+      valid = valid && v;
+      if (v) batch.timeout_ms = *v;
+    }
+    if (valid) draft_.def.batch = batch;
   }
 
   void read_inputs() {

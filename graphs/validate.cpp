@@ -12,6 +12,7 @@
 #include "devices/cpu_affinity.hpp"
 #include "devices/installed_devices.hpp"
 #include "graphs/check_params.hpp"
+#include "graphs/expand_moe.hpp"
 #include "graphs/link_stages.hpp"
 #include "graphs/place_stages.hpp"
 #include "graphs/read_stage.hpp"
@@ -269,6 +270,7 @@ class graph_validator {
     std::vector<stage_draft> drafts;
     for (const auto& entry : stages->entries)
       if (auto draft = read_stage(entry, context, errors_)) drafts.push_back(std::move(*draft));
+    expand_moe_stages(drafts, *stages, context, graph_, errors_);
     link_stages(std::move(drafts), graph_, errors_);
     // Placement needs every stage, device and port type to be known and right.
     if (errors_.size() == errors_at_start_) place_stages(graph_, errors_);

@@ -9,12 +9,14 @@ stage_spec synthetic_source_spec();
 stage_spec passthrough_spec();
 stage_spec null_sink_spec();
 stage_spec matmul_spec();
+stage_spec concat_rows_spec();
 
 void register_builtin_stages(stage_registry& registry) {
   registry.add(synthetic_source_spec());
   registry.add(passthrough_spec());
   registry.add(null_sink_spec());
   registry.add(matmul_spec());
+  registry.add(concat_rows_spec());
   register_model_stages(registry);
   register_media_stages(registry);
 }

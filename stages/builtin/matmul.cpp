@@ -10,12 +10,19 @@
 //   k = 1024              # input features: the last dimension of the input
 //   n = 4096              # output features
 //   weights = "random:7"  # deterministic weights in [-1/sqrt(k), 1/sqrt(k)]
+//   batch = { max = 8, timeout_ms = 5 }   # optional: up to 8 packets per product
 //   inputs.in = "src.out"
 //
 // The input tensor ("data", or the packet's only tensor) is [rows, k] in f32, bf16 or f16; the
 // output "data" is [rows, n] in f32, in the stage's device memory.
+//
+// A product of a few rows costs about as much as one of many (launch, synchronize, the pass over
+// the weights), so with `batch` the rows of every packet of a batch are copied into one
+// [Σrows, k] matrix on the device, multiplied once, and each packet gets its rows of the one
+// output tensor as a view.
 #include <cmath>
 #include <cstring>
+#include <vector>
 #include <random>
 #include <stdexcept>
 
@@ -71,27 +78,73 @@ class matmul final : public stage {
     seed_ = weights_seed(ctx.params().string("weights"));
   }
 
-  void process(stage_context& ctx) override {
-    const tensor& in = input_tensor(ctx.input());
-    check(in);
-    auto& device = ctx.device();
-    // The weights follow the input's dtype, so a product never converts on the host.
-    if (weights_.numel() == 0 || weights_.type() != in.type()) load_weights(device, in.type());
-    const std::int64_t rows = in.shape()[0];
-    tensor out = device.allocate_tensor(dtype::f32, {rows, n_});
-    device.gemm({in.type(), dtype::f32, rows, n_, k_, in.raw(), in.strides()[0], weights_.raw(),
-                 n_, out.raw(), n_});
-    device.synchronize();
-    packet result = ctx.input().derive();
-    result.tensors.push_back({"data", std::move(out)});
-    ctx.emit("out", std::move(result));
+  void process(stage_context& ctx) override { multiply(ctx, 0, 1); }
+
+  // Items with inputs of one dtype share a product; a batch that mixes dtypes takes one per run.
+  void process_batch(stage_context& ctx) override {
+    for (std::size_t first = 0; first < ctx.batch_size();) {
+      const dtype type = input_tensor(ctx.input("in", first)).type();
+      std::size_t end = first + 1;
+      while (end < ctx.batch_size() && input_tensor(ctx.input("in", end)).type() == type) ++end;
+      multiply(ctx, first, end);
+      first = end;
+    }
   }
 
  private:
+  // One product for the inputs of items [first, end), all of one dtype.
+  void multiply(stage_context& ctx, std::size_t first, std::size_t end) {
+    std::vector<const tensor*> inputs;
+    std::int64_t rows = 0;
+    for (std::size_t item = first; item < end; ++item) {
+      inputs.push_back(&input_tensor(ctx.input("in", item)));
+      check(*inputs.back());
+      rows += inputs.back()->shape()[0];
+    }
+    const dtype type = inputs.front()->type();
+    auto& device = ctx.device();
+    // The weights follow the input's dtype, so a product never converts on the host.
+    if (weights_.numel() == 0 || weights_.type() != type) load_weights(device, type);
+    tensor a = inputs.size() == 1 ? *inputs.front() : stacked(device, inputs, rows);
+    tensor out = device.allocate_tensor(dtype::f32, {rows, n_});
+    device.gemm({type, dtype::f32, rows, n_, k_, a.raw(), a.strides()[0], weights_.raw(), n_,
+                 out.raw(), n_});
+    device.synchronize();
+    std::int64_t at = 0;
+    for (std::size_t item = first; item < end; ++item) {
+      const std::int64_t item_rows = inputs[item - first]->shape()[0];
+      packet result = ctx.input("in", item).derive();
+      result.tensors.push_back({"data", out.slice(at, at + item_rows)});
+      ctx.emit_item(item, "out", std::move(result));
+      at += item_rows;
+    }
+  }
+
+  // The inputs' rows, one after another, in one dense [rows, k] matrix on the device.
+  tensor stacked(device& device, const std::vector<const tensor*>& inputs,
+                 std::int64_t rows) const {
+    tensor all = device.allocate_tensor(inputs.front()->type(), {rows, k_});
+    const std::size_t row_bytes = static_cast<std::size_t>(k_) * size_of(all.type());
+    std::byte* to = all.raw();
+    for (const tensor* in : inputs) {
+      const auto in_rows = static_cast<std::size_t>(in->shape()[0]);
+      const auto stride_bytes = static_cast<std::size_t>(in->strides()[0]) * size_of(in->type());
+      if (stride_bytes == row_bytes) {
+        device.copy_within(in->raw(), to, row_bytes * in_rows);
+      } else {
+        for (std::size_t r = 0; r < in_rows; ++r)
+          device.copy_within(in->raw() + r * stride_bytes, to + r * row_bytes, row_bytes);
+      }
+      to += row_bytes * in_rows;
+    }
+    return all;
+  }
+
   void check(const tensor& in) const {
-    if (in.rank() != 2 || in.shape()[1] != k_ || in.strides()[1] != 1)
+    if (in.rank() != 2 || in.shape()[0] < 1 || in.shape()[1] != k_ || in.strides()[1] != 1)
       throw std::invalid_argument(fmt::format(
-          "matmul: expected a [rows, {}] tensor with dense rows, got {}", k_, to_string(in.shape())));
+          "matmul: expected a [rows, {}] tensor with dense rows, at least one, got {}", k_,
+          to_string(in.shape())));
     if (in.type() != dtype::f32 && in.type() != dtype::bf16 && in.type() != dtype::f16)
       throw std::invalid_argument(
           fmt::format("matmul: the input is {}; it takes f32, bf16 or f16", name_of(in.type())));
@@ -131,7 +184,11 @@ be f32, bf16 or f16 (the weights take the same type); the output "data" is [rows
     k = 1024
     n = 4096
     weights = "random:7"
-    inputs.in = "src.out")";
+    inputs.in = "src.out"
+
+With `batch = { max = 8, timeout_ms = 5 }` it multiplies the rows of up to 8 packets in one
+product (a copy of their rows into one matrix on the device), which pays off for small products
+whose cost is mostly per call.)";
   spec.inputs = {{"in", "[rows, k] f32, bf16 or f16 (\"data\", or the only tensor)", {{}, 2}}};
   spec.outputs = {{"out", "[rows, n] f32 \"data\"", {dtype::f32, 2}}};
   spec.params = {
@@ -140,6 +197,7 @@ be f32, bf16 or f16 (the weights take the same type); the output "data" is [rows
       string_param("weights", "random:0", "\"random:SEED\": deterministic random weights"),
   };
   spec.device_kinds = {"cpu", "cuda", "emu"};
+  spec.batches = true;
   spec.make = [] { return std::make_unique<matmul>(); };
   spec.infer = [](const param_values& p, const std::vector<port_type>& inputs) {
     port_type out{dtype::f32, 2, std::nullopt};

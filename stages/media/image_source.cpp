@@ -32,6 +32,7 @@ extern "C" {
 #include "stages/media/ffmpeg_error.hpp"
 #include "stages/media/frame_converter.hpp"
 #include "stages/media/video_input.hpp"
+#include "stages/input_path.hpp"
 #include "stages/registry.hpp"
 
 namespace loom {
@@ -69,8 +70,8 @@ class image_source final : public stage {
                        type_);
     stream_id_ = static_cast<std::uint64_t>(p.integer("stream_id"));
     std::vector<std::string> patterns;
-    if (!p.string("path").empty()) patterns.push_back(p.string("path"));
-    for (const auto& s : p.strings("paths")) patterns.push_back(s);
+    if (!p.string("path").empty()) patterns.push_back(input_path(p.string("path"), ctx.run()));
+    for (const auto& s : p.strings("paths")) patterns.push_back(input_path(s, ctx.run()));
     if (patterns.empty()) throw std::runtime_error("set `path` or `paths`");
     for (const auto& pattern : patterns)
       for (auto& path : expand(pattern)) paths_.push_back(std::move(path));

@@ -18,6 +18,7 @@
 
 #include <fmt/format.h>
 
+#include "stages/input_path.hpp"
 #include "stages/registry.hpp"
 
 namespace loom {
@@ -33,7 +34,7 @@ class text_source final : public stage {
     const auto& p = ctx.params();
     prompts_ = p.strings("prompts");
     stream_id_ = static_cast<std::uint64_t>(p.integer("stream_id"));
-    if (const auto& file = p.string("file"); !file.empty()) {
+    if (const auto file = input_path(p.string("file"), ctx.run()); !file.empty()) {
       std::ifstream in(file);
       if (!in)
         throw std::runtime_error(

@@ -76,6 +76,7 @@ extern "C" {
 #include "stages/media/frame_converter.hpp"
 #include "stages/media/frame_pool.hpp"
 #include "stages/media/video_input.hpp"
+#include "stages/input_path.hpp"
 #include "stages/registry.hpp"
 
 namespace loom {
@@ -95,7 +96,7 @@ class video_source final : public stage {
  public:
   void open(stage_context& ctx) override {
     const auto& p = ctx.params();
-    uri_ = p.string("uri");
+    uri_ = input_path(p.string("uri"), ctx.run());
     type_ = *parse_dtype(p.string("dtype"));
     threads_ = static_cast<int>(p.integer("threads"));
     clip_ = p.integer("clip");

@@ -23,7 +23,7 @@
 #include <stdexcept>
 
 #include "stages/model/bpe_tokenizer.hpp"
-#include "stages/model/model_path.hpp"
+#include "stages/input_path.hpp"
 #include "stages/registry.hpp"
 
 namespace loom {
@@ -42,8 +42,8 @@ class tokenizer final : public stage {
  public:
   void open(stage_context& ctx) override {
     const auto& p = ctx.params();
-    tokenizer_ = std::make_unique<bpe_tokenizer>(model_path(p.string("vocab"), ctx.run()),
-                                                 model_path(p.string("merges"), ctx.run()),
+    tokenizer_ = std::make_unique<bpe_tokenizer>(input_path(p.string("vocab"), ctx.run()),
+                                                 input_path(p.string("merges"), ctx.run()),
                                                  p.strings("special_tokens"));
     bos_ = token(p, "bos");
     eos_ = token(p, "eos");

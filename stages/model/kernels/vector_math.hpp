@@ -1,0 +1,85 @@
+// Helpers for the kernels' hot loops that GCC vectorises without -ffast-math: an exp that is
+// plain arithmetic (std::exp is a library call per element, never vectorised), and a row sum and
+// maximum with eight independent lanes (a single-accumulator float reduction is never reordered,
+// so never vectorised). The clamps and maxima are ternaries, which GCC turns into vector blends
+// once FP comparisons may not trap: the files that include this are built with
+// -fno-trapping-math (stages/model/CMakeLists.txt). Internal to stages/model/kernels.
+#pragma once
+
+#include <cstdint>
+
+namespace loom::kernels::detail {
+
+// e^x in f32 to about 2 ulp (Cephes expf: 2^n · p(r), r = x − n·ln2 split in two constants, n
+// rounded to nearest by adding and subtracting 1.5·2^23); below −87.3 it returns 2^−126 instead
+// of a denormal or 0, above 88 it saturates at e^88.
+inline float fast_exp(float x) {
+  x = x < -87.3365447505531f ? -87.3365447505531f : x;
+  x = x > 88.0f ? 88.0f : x;
+  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  float r = x - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const std::int32_t bits = (static_cast<std::int32_t>(n) + 127) << 23;
+  return p * __builtin_bit_cast(float, bits);
+}
+
+inline float sum(const float* x, std::int64_t n) {
+  float lanes[8] = {};
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; ++l) lanes[l] += x[i + l];
+  float total = ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) +
+                ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
+  for (; i < n; ++i) total += x[i];
+  return total;
+}
+
+inline float sum_of_squares(const float* x, std::int64_t n) {
+  float lanes[8] = {};
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; ++l) lanes[l] += x[i + l] * x[i + l];
+  float total = ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) +
+                ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
+  for (; i < n; ++i) total += x[i] * x[i];
+  return total;
+}
+
+inline float squared_deviation(const float* x, std::int64_t n, float mean) {
+  float lanes[8] = {};
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; ++l) {
+      const float d = x[i + l] - mean;
+      lanes[l] += d * d;
+    }
+  float total = ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) +
+                ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
+  for (; i < n; ++i) total += (x[i] - mean) * (x[i] - mean);
+  return total;
+}
+
+inline float maximum(const float* x, std::int64_t n) {
+  float lanes[8];
+  std::int64_t i = 0;
+  if (n >= 8) {
+    for (int l = 0; l < 8; ++l) lanes[l] = x[l];
+    for (i = 8; i + 8 <= n; i += 8)
+      for (int l = 0; l < 8; ++l) lanes[l] = lanes[l] > x[i + l] ? lanes[l] : x[i + l];
+  } else {
+    for (int l = 0; l < 8; ++l) lanes[l] = x[0];
+  }
+  float best = lanes[0];
+  for (int l = 1; l < 8; ++l) best = best > lanes[l] ? best : lanes[l];
+  for (; i < n; ++i) best = best > x[i] ? best : x[i];
+  return best;
+}
+
+}  // namespace loom::kernels::detail
