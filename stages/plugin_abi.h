@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LOOM_PLUGIN_ABI_VERSION 1u
+#define LOOM_PLUGIN_ABI_VERSION 2u
 
 #ifdef __cplusplus
 extern "C" {

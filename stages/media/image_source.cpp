@@ -2,14 +2,17 @@
 //
 //   [stages.images]
 //   type = "image_source"
-//   path = "data/frames/*.png"   # a file or a glob, its matches sorted by name
+//   path = "data/frames/*.png"   # a file or a glob, its matches sorted by name; relative:
+//                                # against the graph file's directory
 //   paths = ["a/*.png", "b/*.jpg"]  # more files or globs, after `path`
 //   width = 224                  # 0: the image's own size
 //   height = 224
 //   dtype = "f32"                # "u8" (0..255) or "f32" (normalised to [0, 1])
 //
-// One packet per file, in the order of `path` then `paths`, each pattern's matches sorted by
-// name: tensor "image" [H, W, 3], metadata "path". Sequence numbers run from 0; images have no
+// A relative path or glob is found against the directory of the graph file (input_path.hpp), so
+// a graph and its images move together; an absolute one is used as written. One packet per file,
+// in the order of `path` then `paths`, each pattern's matches sorted by name: tensor "image"
+// [H, W, 3], metadata "path" (the file as resolved). Sequence numbers run from 0; images have no
 // media time, so `timestamp_us` is the time the packet was made (steady clock).
 //
 // Files are decoded with FFmpeg (its image demuxers and PNG/JPEG decoders), converted to RGB by
@@ -138,8 +141,9 @@ stage_spec image_source_spec() {
   spec.summary = "Reads PNG/JPEG files (a path or globs) as RGB images";
   spec.doc = R"(Decodes each file of `path` and `paths` (plain paths or globs, each glob's matches
 sorted by name) with FFmpeg and emits it as "image" [H, W, 3], u8 or f32 in [0, 1], resized to
-`width` x `height` when given. Metadata "path" names the file. A pattern matching nothing fails
-the run at start-up; an undecodable file is one counted error and the others still flow.
+`width` x `height` when given. Relative paths and globs are found against the graph file's
+directory; metadata "path" names the file as resolved. A pattern matching nothing fails the run
+at start-up; an undecodable file is one counted error and the others still flow.
 
     [stages.images]
     type = "image_source"

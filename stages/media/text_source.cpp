@@ -3,14 +3,17 @@
 //   [stages.prompts]
 //   type = "text_source"
 //   prompts = ["a red car", "a dog on a beach"]
-//   file = "prompts.txt"     # one prompt per line; blank lines are skipped
+//   file = "prompts.txt"     # one prompt per line; blank lines are skipped; relative: against
+//                            # the graph file's directory
 //   stdin = false            # true: then read lines from standard input until it closes
 //
 // Order: `prompts`, then the lines of `file`, then standard input. Every packet holds the tensor
 // "text", the prompt's UTF-8 bytes as u8 [len], and metadata "text" with the prompt itself.
 // Sequence numbers run from 0; `timestamp_us` is the time the packet was made (steady clock).
-// A missing `file` fails `open` ("stage 'NAME' (text_source) failed to open: ..."). Reading
-// standard input waits for each line: end the input (or close it) to end the stream.
+// A relative `file` is found against the directory of the graph file (input_path.hpp), so a graph
+// and its prompts move together. A missing `file` fails `open` ("stage 'NAME' (text_source)
+// failed to open: ..."). Reading standard input waits for each line: end the input (or close it)
+// to end the stream.
 #include <cstring>
 #include <fstream>
 #include <iostream>
@@ -87,8 +90,9 @@ stage_spec text_source_spec() {
   spec.type = "text_source";
   spec.summary = "Emits prompts from a list, a file or standard input";
   spec.doc = R"(Emits one packet per prompt: `prompts`, then the non-blank lines of `file`, then
-the non-blank lines of standard input when `stdin = true`. Each packet holds "text", the UTF-8
-bytes as u8 [len], and metadata "text", the prompt.
+the non-blank lines of standard input when `stdin = true`. A relative `file` is found against
+the graph file's directory. Each packet holds "text", the UTF-8 bytes as u8 [len], and metadata
+"text", the prompt.
 
     [stages.prompts]
     type = "text_source"

@@ -13,12 +13,16 @@
 //   [stages.encoder]
 //   inputs.in = { from = "camera.out", policy = "drop_oldest", capacity = 2 }
 //
+// A relative file path in `uri` is found against the directory of the graph file (input_path.hpp),
+// so a graph and its videos move together; absolute paths, URLs (anything with "://") and
+// "pipe:N" are used as written.
+//
 // One packet per frame holds the tensor "image" [H, W, 3]; with `clip = N` (N > 1) one packet per
 // N frames holds "frames" [N, H, W, 3] (the last clip of a stream may be shorter). Sequence
 // numbers run from 0. `timestamp_us` is the frame's presentation time in microseconds, as the
 // stream stamps it (for a clip, its first frame's); metadata "time_base" is the stream's time
-// base as "num/den", "uri" the source, "pts" the frame's pts in that time base, and, for clips,
-// "frame_timestamps_us" lists every frame's time.
+// base as "num/den", "uri" the source as resolved, "pts" the frame's pts in that time base, and,
+// for clips, "frame_timestamps_us" lists every frame's time.
 //
 // `fps` keeps the first frame of every 1/fps interval of media time, counted from the first
 // frame: frame k is kept when floor((pts_k - pts_0) * fps) has not been seen yet.
@@ -421,8 +425,9 @@ stage_spec video_source_spec() {
   spec.type = "video_source";
   spec.summary = "Decodes a video file or stream (FFmpeg) into RGB frames or clips";
   spec.doc = R"(Decodes the best video stream of `uri` (a file, http, rtsp, udp, pipe:0, anything
-FFmpeg opens) with the codec's threads and converts every frame to RGB at `width` x `height`
-with libswscale, straight into the outgoing tensor: "image" [H, W, 3], or with `clip = N`,
+FFmpeg opens; a relative file path is found against the graph file's directory) with the
+codec's threads and converts every frame to RGB at `width` x `height` with libswscale, straight
+into the outgoing tensor: "image" [H, W, 3], or with `clip = N`,
 "frames" [N, H, W, 3]. `dtype = "f32"` normalises to [0, 1]. Packets carry the frame's
 presentation time in µs (timestamp_us) and metadata "time_base", "pts" and "uri".
 
