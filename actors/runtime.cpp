@@ -1,4 +1,5 @@
 #include "actors/runtime.hpp"
+#include "actors/scheduler_config.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -333,7 +334,7 @@ class coordinator {
   std::function<void(const std::string&)> log_;
   clock::time_point started_ = clock::now();
   caf::actor_system_config config_;
-  caf::actor_system system_{config_};
+  caf::actor_system system_{tune_scheduler(config_)};
   caf::scoped_actor self_;
   topology topo_;
   std::map<caf::actor_addr, std::string> alive_;  // replicas that have not finished
