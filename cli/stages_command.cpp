@@ -48,8 +48,15 @@ void print_type(const stage_spec& spec, const std::string& origin) {
                 def.c_str(), p.doc.c_str(), limits(p).c_str());
   }
   std::printf(
-      "\nevery stage also takes: type, device, replicas, inputs, on_error, restart "
-      "(see docs/graph-format.md)\n");
+      "\nevery stage also takes: type, device, placement, replicas, inputs, on_error, restart, "
+      "batch (see docs/graph-format.md)\n");
+  if (spec.batches)
+    std::printf("%s takes batches: `batch = { max, timeout_ms }` calls it with up to max input "
+                "sets at once\n",
+                spec.type.c_str());
+  else
+    std::printf("%s does not take batches: a graph that gives it `batch` is refused\n",
+                spec.type.c_str());
 }
 
 }  // namespace

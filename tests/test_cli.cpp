@@ -104,6 +104,12 @@ BOOST_AUTO_TEST_CASE(stages_lists_and_describes_types) {
   BOOST_TEST(one.exit_code == 0);
   BOOST_TEST(one.out.find("work_us") != std::string::npos);
   BOOST_TEST(one.out.find("default 0") != std::string::npos);
+  BOOST_TEST(one.out.find("placement, replicas, inputs, on_error, restart, batch") !=
+             std::string::npos);
+  BOOST_TEST(one.out.find("passthrough does not take batches") != std::string::npos);
+  auto batching = run_loom({"stages", "matmul"});
+  BOOST_TEST(batching.exit_code == 0, batching.err);
+  BOOST_TEST(batching.out.find("matmul takes batches") != std::string::npos);
   auto none = run_loom({"stages", "no_such"});
   BOOST_TEST(none.exit_code == 2);
   BOOST_TEST(none.err.find("no stage type 'no_such'") != std::string::npos);

@@ -276,6 +276,26 @@ BOOST_AUTO_TEST_CASE(softmax_is_stable_and_leaves_the_padding) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(unscaled_softmax_leaves_the_sum_to_the_caller) {
+  const std::size_t rows = 4, cols = 45, ld = 48;
+  matrix x = random_values(rows * ld, 8, 10.0f);
+  for (std::size_t c = 0; c < cols; ++c) x[3 * ld + c] -= 1000.0f;  // exp would underflow
+  const matrix before = x;
+  std::vector<float> inverse_sums(rows);
+  kernels::softmax_rows_unscaled(x.data(), rows, cols, ld, inverse_sums.data());
+  for (std::size_t r = 0; r < rows; ++r) {
+    double top = -1e300, total = 0;
+    for (std::size_t c = 0; c < cols; ++c) top = std::max(top, double(before[r * ld + c]));
+    for (std::size_t c = 0; c < cols; ++c) {
+      const double e = std::exp(before[r * ld + c] - top);
+      total += e;
+      BOOST_TEST(std::abs(x[r * ld + c] - e) < 1e-6 * std::max(1.0, e));
+    }
+    BOOST_TEST(std::abs(inverse_sums[r] * total - 1.0) < 1e-6);
+    for (std::size_t c = cols; c < ld; ++c) BOOST_TEST(x[r * ld + c] == before[r * ld + c]);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(rope_rotates_each_head_by_its_position) {
   const std::size_t tokens = 40, heads = 3, hd = 16, ld = heads * hd + 5;
   matrix x = random_values(tokens * ld, 9);

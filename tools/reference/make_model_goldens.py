@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """Writes the golden files of loom's model stages: for each stage and dtype (f32, bf16), a tiny
 model with seeded random weights, an input, and the output of the PyTorch reference
-(model_reference.py, which follows docs/model-architecture.md). tests/test_model_goldens.cpp
-runs the C++ stage on the same weights and input and compares with the relative-RMS tolerance
-in the .json beside each file. Needs PyTorch (Debian's python3-torch); CI only reads the files.
+(model_reference.py, which follows docs/model-architecture.md). tests/test_encoders.cpp,
+test_moe.cpp and test_diffusion.cpp (through tests/model_golden.hpp) run the C++ stage on the
+same weights and input and compare with the relative-RMS tolerance in the .json beside each
+file. Needs PyTorch (Debian's python3-torch); CI only reads the files.
 
     /usr/bin/python3 tools/reference/make_model_goldens.py [tests/model/goldens]
 

@@ -1,6 +1,7 @@
 """The PyTorch reference of loom's model stages: what docs/model-architecture.md says each stage
 computes, written a second time, independently of the C++ in stages/model/, so the golden tests
-(tests/test_model_goldens.cpp, files from make_model_goldens.py) can check one against the other.
+(tests/test_encoders.cpp, test_moe.cpp and test_diffusion.cpp through tests/model_golden.hpp, on
+files from make_model_goldens.py) can check one against the other.
 
 Each stage is a torch.nn.Module whose state_dict() names and shapes are exactly the documented
 tensor names and layouts (linear weights [in, out], convolutions [kh, kw, in, out]), so a model's

@@ -1,4 +1,6 @@
 // Multi-head attention as two row-major gemm calls per head around a softmax (see attention.hpp).
+// The softmax leaves its rows unnormalised and each head's p·v rows are scaled by 1/sum instead:
+// head_dim multiplies per query rather than `tokens`.
 #include "stages/model/kernels/attention.hpp"
 
 #include <algorithm>
@@ -22,6 +24,14 @@ void transpose(const float* k, std::int64_t ldk, std::int64_t tokens, std::int64
     }
 }
 
+// Row r of the [rows, cols] block at x (row stride ld) is multiplied by factors[r].
+[[gnu::target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")]]
+void scale_rows(float* x, std::int64_t ld, std::int64_t rows, std::int64_t cols,
+                const float* factors) {
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::int64_t c = 0; c < cols; ++c) x[r * ld + c] *= factors[r];
+}
+
 const std::byte* bytes(const float* p) { return reinterpret_cast<const std::byte*>(p); }
 std::byte* bytes(float* p) { return reinterpret_cast<std::byte*>(p); }
 
@@ -29,7 +39,7 @@ std::byte* bytes(float* p) { return reinterpret_cast<std::byte*>(p); }
 
 std::int64_t attention_scratch_floats(std::int64_t tokens, std::int64_t heads,
                                       std::int64_t head_dim) {
-  return tokens * heads * head_dim + tokens * tokens;
+  return tokens * heads * head_dim + tokens * tokens + tokens;
 }
 
 void attention(device& dev, const float* q, std::int64_t ldq, const float* k, std::int64_t ldk,
@@ -38,6 +48,7 @@ void attention(device& dev, const float* q, std::int64_t ldq, const float* k, st
   const std::int64_t width = heads * head_dim;
   float* kt = scratch;
   float* scores = scratch + tokens * width;
+  float* inverse_sums = scores + tokens * tokens;
   transpose(k, ldk, tokens, width, kt);
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   for (std::int64_t h = 0; h < heads; ++h) {
@@ -48,13 +59,14 @@ void attention(device& dev, const float* q, std::int64_t ldq, const float* k, st
     qk.c = bytes(scores), qk.ldc = tokens;
     qk.alpha = scale;
     dev.gemm(qk);
-    softmax_rows(scores, tokens, tokens, tokens);
+    softmax_rows_unscaled(scores, tokens, tokens, tokens, inverse_sums);
     gemm_args pv;
     pv.m = tokens, pv.n = head_dim, pv.k = tokens;
     pv.a = bytes(scores), pv.lda = tokens;
     pv.b = bytes(v + h * head_dim), pv.ldb = ldv;
     pv.c = bytes(out + h * head_dim), pv.ldc = ldo;
     dev.gemm(pv);
+    scale_rows(out + h * head_dim, ldo, tokens, head_dim, inverse_sums);
   }
 }
 

@@ -1,8 +1,8 @@
 // Multi-head bidirectional (unmasked) scaled dot-product attention on a device's matrix product:
 // per head h, out_h = softmax(q_h · k_hᵀ / sqrt(head_dim)) · v_h. gemm_args has no transpose
 // flag, so k is first transposed once into the scratch ([heads·head_dim, tokens]: head h's kᵀ is
-// a plain row-major block of it); then each head is two gemm calls and a softmax over a
-// [tokens, tokens] score block that is reused from head to head.
+// a plain row-major block of it); then each head is two gemm calls around a softmax over a
+// [tokens, tokens] score block that is reused from head to head, its 1/sum applied to p·v.
 // The device must compute in host memory (a cpu device): the softmax and the transpose run here.
 #pragma once
 

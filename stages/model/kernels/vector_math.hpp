@@ -1,8 +1,8 @@
 // Helpers for the kernels' hot loops that GCC vectorises without -ffast-math: an exp that is
-// plain arithmetic (std::exp is a library call per element, never vectorised), and a row sum and
-// maximum with eight independent lanes (a single-accumulator float reduction is never reordered,
-// so never vectorised). The clamps and maxima are ternaries, which GCC turns into vector blends
-// once FP comparisons may not trap: the files that include this are built with
+// plain arithmetic (std::exp is a library call per element, never vectorised), and row sums and
+// a maximum with several independent lanes (a single-accumulator float reduction is never
+// reordered, so never vectorised). The clamps and maxima are ternaries, which GCC turns into
+// vector blends once FP comparisons may not trap: the files that include this are built with
 // -fno-trapping-math (stages/model/CMakeLists.txt). Internal to stages/model/kernels.
 #pragma once
 
@@ -66,18 +66,42 @@ inline float squared_deviation(const float* x, std::int64_t n, float mean) {
   return total;
 }
 
-inline float maximum(const float* x, std::int64_t n) {
-  float lanes[8];
+// x[i] = e^(x[i] − shift) for each i, returning their sum: one pass over x where an exp pass and
+// a sum pass would read it twice. Sixteen lanes fill one AVX-512 register or two AVX2 ones.
+inline float exp_and_sum(float* x, std::int64_t n, float shift) {
+  float lanes[16] = {};
   std::int64_t i = 0;
-  if (n >= 8) {
-    for (int l = 0; l < 8; ++l) lanes[l] = x[l];
-    for (i = 8; i + 8 <= n; i += 8)
-      for (int l = 0; l < 8; ++l) lanes[l] = lanes[l] > x[i + l] ? lanes[l] : x[i + l];
+  for (; i + 16 <= n; i += 16)
+    for (int l = 0; l < 16; ++l) {
+      const float e = fast_exp(x[i + l] - shift);
+      x[i + l] = e;
+      lanes[l] += e;
+    }
+  float total = 0;
+  for (int l = 0; l < 16; ++l) total += lanes[l];
+  for (; i < n; ++i) {
+    const float e = fast_exp(x[i] - shift);
+    x[i] = e;
+    total += e;
+  }
+  return total;
+}
+
+// Thirty-two lanes: a vector maximum has a latency of four cycles, so one register of lanes
+// would wait on itself; two AVX-512 or four AVX2 registers keep the loads streaming.
+inline float maximum(const float* x, std::int64_t n) {
+  constexpr int width = 32;
+  float lanes[width];
+  std::int64_t i = 0;
+  if (n >= width) {
+    for (int l = 0; l < width; ++l) lanes[l] = x[l];
+    for (i = width; i + width <= n; i += width)
+      for (int l = 0; l < width; ++l) lanes[l] = lanes[l] > x[i + l] ? lanes[l] : x[i + l];
   } else {
-    for (int l = 0; l < 8; ++l) lanes[l] = x[0];
+    for (int l = 0; l < width; ++l) lanes[l] = x[0];
   }
   float best = lanes[0];
-  for (int l = 1; l < 8; ++l) best = best > lanes[l] ? best : lanes[l];
+  for (int l = 1; l < width; ++l) best = best > lanes[l] ? best : lanes[l];
   for (; i < n; ++i) best = best > x[i] ? best : x[i];
   return best;
 }
