@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "devices/cpu/host_kernels.hpp"
+
 namespace loom {
 namespace {
 
@@ -38,6 +40,40 @@ bool device::copy_from_peer(const device&, const std::byte*, std::byte*, std::si
 std::unique_ptr<device_event> device::record() {
   synchronize();
   return std::make_unique<completed_event>();
+}
+
+void device::lacks_kernel(const char* kernel) const {
+  throw std::runtime_error(fmt::format(
+      "device '{}' ({}) has no {} kernel; moe shards run on cpu and cuda devices", name(), kind(),
+      kernel));
+}
+
+void device::gather_rows(const float* x, std::int64_t ldx, const std::int32_t* rows,
+                         std::int64_t n, std::int64_t d, float* out) {
+  if (!in_host_memory()) lacks_kernel("gather_rows");
+  host_kernels::gather_rows(x, ldx, rows, n, d, out);
+}
+
+void device::swiglu_rows(float* h, std::int64_t rows, std::int64_t ff) {
+  if (!in_host_memory()) lacks_kernel("swiglu_rows");
+  host_kernels::swiglu_rows(h, rows, ff);
+}
+
+void device::scale_rows(float* y, std::int64_t rows, std::int64_t d, const float* scale) {
+  if (!in_host_memory()) lacks_kernel("scale_rows");
+  host_kernels::scale_rows(y, rows, d, scale);
+}
+
+void device::add_row_bias(float* y, std::int64_t rows, std::int64_t cols, std::int64_t ldy,
+                          const float* bias) {
+  if (!in_host_memory()) lacks_kernel("add_row_bias");
+  host_kernels::add_row_bias(y, rows, cols, ldy, bias);
+}
+
+void device::to_bf16(const float* x, std::int64_t rows, std::int64_t cols, std::int64_t ldx,
+                     std::uint16_t* out) {
+  if (!in_host_memory()) lacks_kernel("to_bf16");
+  host_kernels::to_bf16(x, rows, cols, ldx, out);
 }
 
 }  // namespace loom

@@ -8,12 +8,18 @@
 // own ("cuda:0", "emu:npu0"). A stage only ever sees tensors in its own device's memory space:
 // where an edge crosses spaces the runtime moves the tensors with `transfer` (devices/transfer.hpp).
 //
+// Element-wise kernels: the few the model stages need besides `gemm` (gathering rows, SwiGLU,
+// scaling rows, adding a bias, rounding to bf16). Host memory runs them on the calling thread
+// (devices/cpu/host_kernels.hpp); a device with memory of its own overrides them (cuda) or lacks
+// them and says so, and the plugin ABI has no entries for them.
+//
 // Executor: the thread that runs a stage calls `bind_thread` once before `open`; a CPU device
 // pins it to its cores, a GPU selects itself and gives the thread its own stream. Copies and math
 // are queued on the calling thread's stream; `synchronize` waits for them.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -127,7 +133,31 @@ class device {
   // cannot multiply.
   virtual void gemm(const gemm_args& args) = 0;
 
+  // Element-wise kernels on this device's memory, queued like `gemm`. Dense row-major f32 unless
+  // a row stride (`ld…`, in elements) is given. The defaults run on the host where this device's
+  // memory is host memory and otherwise throw std::runtime_error naming the device and kernel.
+  //
+  // out[r, :] = x[rows[r], :] for r < n, rows of d elements.
+  virtual void gather_rows(const float* x, std::int64_t ldx, const std::int32_t* rows,
+                           std::int64_t n, std::int64_t d, float* out);
+  // h is [rows, 2·ff], gate then up: h[r, :ff] = silu(h[r, :ff]) ⊙ h[r, ff:]. The up half is
+  // left as it was.
+  virtual void swiglu_rows(float* h, std::int64_t rows, std::int64_t ff);
+  // y[r, :] *= scale[r], y [rows, d].
+  virtual void scale_rows(float* y, std::int64_t rows, std::int64_t d, const float* scale);
+  // y[r, :] += bias, y [rows, cols] with row stride ldy, bias [cols].
+  virtual void add_row_bias(float* y, std::int64_t rows, std::int64_t cols, std::int64_t ldy,
+                            const float* bias);
+  // out[r, :] = bf16(x[r, :]) rounded to nearest even (NaN stays NaN), x [rows, cols] with row
+  // stride ldx, out dense: the activation side of a bf16 product.
+  virtual void to_bf16(const float* x, std::int64_t rows, std::int64_t cols, std::int64_t ldx,
+                       std::uint16_t* out);
+
  private:
+  // Where a default kernel cannot run: throws, naming this device, its kind and `kernel`.
+  [[noreturn]] void lacks_kernel(const char* kernel) const;
+  bool in_host_memory() const { return memory_space() == host_memory_space; }
+
   std::string name_;
   std::string kind_;
   device_caps caps_;

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The GPU check of the cuda backend: tests/test_cuda_device and bench/bench_cuda, built on the
+# The GPU check of the cuda backend: tests/test_cuda_device, tests/test_cuda_moe (moe shards on
+# the GPU, with its CUDA kernels) and bench/bench_cuda, built on the
 # development machine (where loom's dependencies are installed) and run on a lent GPU machine,
 # which has the CUDA toolkit and driver but none of loom's other libraries (CAF, fmt, hwloc,
 # Boost.Test, OpenBLAS, ...). So the build travels with the shared libraries it needs.
@@ -17,7 +18,8 @@ cd "$(dirname "$0")/.."
 
 build=build-gpu
 libs=.devlibs
-programs=("$build/tests/test_cuda_device" "$build/bench/bench_cuda" "$build/cli/loom")
+programs=("$build/tests/test_cuda_device" "$build/tests/test_cuda_moe" "$build/bench/bench_cuda"
+          "$build/cli/loom")
 
 # What the GPU machine has of its own and must not be shadowed: the C and C++ runtimes, and the
 # CUDA runtime, cuBLAS and driver, which have to match its driver.
@@ -32,7 +34,7 @@ resolved_libraries() {
 
 prepare() {
   cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DLOOM_WITH_MEDIA=OFF
-  cmake --build "$build" -j2 --target loom loom_cli test_cuda_device bench_cuda
+  cmake --build "$build" -j2 --target loom loom_cli test_cuda_device test_cuda_moe bench_cuda
   for program in "${programs[@]}"; do
     [[ -x $program ]] || { echo "gpu-check: $program was not built" >&2; exit 1; }
   done
@@ -109,6 +111,10 @@ run_checks() {
   timeout 300 "$build/tests/test_cuda_device" --log_level=test_suite --color_output=no ||
     test_status=$?
   echo "== test_cuda_device exit status: $test_status"
+  local moe_status=0
+  echo "== $build/tests/test_cuda_moe"
+  timeout 300 "$build/tests/test_cuda_moe" --log_level=message --color_output=no || moe_status=$?
+  echo "== test_cuda_moe exit status: $moe_status"
   echo "== $build/bench/bench_cuda"
   timeout 300 "$build/bench/bench_cuda" || bench_status=$?
   echo "== bench_cuda exit status: $bench_status"
@@ -122,7 +128,7 @@ run_checks() {
   echo "== loom run examples/devices/gpu.toml --stats json"
   timeout 120 "$build/cli/loom" run examples/devices/gpu.toml --stats json || run_status=$?
   echo "== loom run exit status: $run_status"
-  [[ $test_status -eq 0 && $bench_status -eq 0 && $run_status -eq 0 ]]
+  [[ $test_status -eq 0 && $moe_status -eq 0 && $bench_status -eq 0 && $run_status -eq 0 ]]
 }
 
 case "${1:-}" in

@@ -1,6 +1,6 @@
 // The moe stage: expert sets, top-k routing against a direct reading of the definition, the
 // expansion of a graph's moe stage into router, shards and combiner (and its errors), the
-// sharded layer against a dense reference written here with plain loops, and a run whose
+// sharded layer against the dense reference of moe_reference.hpp (plain loops), and a run whose
 // statistics count tokens per expert.
 #include <boost/test/unit_test.hpp>
 
@@ -13,6 +13,7 @@
 
 #include "graphs/load.hpp"
 #include "model_golden.hpp"
+#include "moe_reference.hpp"
 #include "runtime_fixture.hpp"
 #include "stages/model/moe/expert_set.hpp"
 #include "stages/model/moe/moe_stages.hpp"
@@ -29,87 +30,15 @@ stage_registry& registry() {
   return r;
 }
 
-std::vector<float> random_rows(std::int64_t rows, std::int64_t cols, unsigned seed) {
-  std::mt19937 generator(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> out(static_cast<std::size_t>(rows * cols));
-  for (auto& v : out) v = normal(generator);
-  return out;
-}
-
 tensor host_tensor(const std::vector<float>& values, shape_t shape) {
   tensor t = host_device().allocate_tensor(dtype::f32, shape);
   std::copy(values.begin(), values.end(), t.data<float>());
   return t;
 }
 
-float at(const tensor& t, std::int64_t r, std::int64_t c) {
-  return t.data<float>()[r * t.strides()[0] + c];
-}
-
-struct layer_shape {
-  std::int64_t d = 16, ff = 8, experts = 6, top_k = 2, shared = 1;
-};
-
-// The layer as docs/model-architecture.md defines it, token by token.
-std::vector<float> reference_moe(const std::vector<float>& x, std::int64_t tokens,
-                                 const layer_shape& s, const std::string& weights_spec) {
-  param_values p({{"d_model", s.d}, {"d_ff", s.ff}, {"dtype", std::string("f32")}});
-  std::vector<weight_spec> expected{{"router.weight", dtype::f32, {s.d, s.experts},
-                                     weight_fill::uniform, s.d}};
-  for (std::int64_t e = 0; e < s.experts; ++e)
-    for (auto& w : moe_expert_weights("experts." + std::to_string(e), p)) expected.push_back(w);
-  for (std::int64_t e = 0; e < s.shared; ++e)
-    for (auto& w : moe_expert_weights("shared." + std::to_string(e), p)) expected.push_back(w);
-  auto w = weights::open(weights_spec, expected);
-  auto expert = [&](const std::string& prefix, const float* row, float* out, float scale) {
-    const tensor& gate = w.get(prefix + ".gate.weight");
-    const tensor& up = w.get(prefix + ".up.weight");
-    const tensor& down = w.get(prefix + ".down.weight");
-    std::vector<double> h(static_cast<std::size_t>(s.ff));
-    for (std::int64_t j = 0; j < s.ff; ++j) {
-      double g = 0, u = 0;
-      for (std::int64_t i = 0; i < s.d; ++i) {
-        g += row[i] * at(gate, i, j);
-        u += row[i] * at(up, i, j);
-      }
-      h[static_cast<std::size_t>(j)] = g / (1 + std::exp(-g)) * u;
-    }
-    for (std::int64_t c = 0; c < s.d; ++c) {
-      double acc = 0;
-      for (std::int64_t j = 0; j < s.ff; ++j) acc += h[static_cast<std::size_t>(j)] * at(down, j, c);
-      out[c] += static_cast<float>(scale * acc);
-    }
-  };
-  std::vector<float> out(x.size(), 0.0f);
-  for (std::int64_t t = 0; t < tokens; ++t) {
-    const float* row = x.data() + t * s.d;
-    std::vector<double> p_e(static_cast<std::size_t>(s.experts));
-    double max = -1e30, sum = 0;
-    for (std::int64_t e = 0; e < s.experts; ++e) {
-      double logit = 0;
-      for (std::int64_t i = 0; i < s.d; ++i) logit += row[i] * at(w.get("router.weight"), i, e);
-      p_e[static_cast<std::size_t>(e)] = logit;
-      max = std::max(max, logit);
-    }
-    for (auto& v : p_e) sum += v = std::exp(v - max);
-    std::vector<std::int64_t> order(static_cast<std::size_t>(s.experts));
-    for (std::int64_t e = 0; e < s.experts; ++e) order[static_cast<std::size_t>(e)] = e;
-    std::stable_sort(order.begin(), order.end(), [&](auto a, auto b) {
-      return p_e[static_cast<std::size_t>(a)] > p_e[static_cast<std::size_t>(b)];
-    });
-    double top_sum = 0;
-    for (std::int64_t k = 0; k < s.top_k; ++k) top_sum += p_e[static_cast<std::size_t>(order[static_cast<std::size_t>(k)])];
-    for (std::int64_t k = 0; k < s.top_k; ++k) {
-      auto e = order[static_cast<std::size_t>(k)];
-      expert("experts." + std::to_string(e), row, out.data() + t * s.d,
-             static_cast<float>(p_e[static_cast<std::size_t>(e)] / top_sum));
-    }
-    for (std::int64_t e = 0; e < s.shared; ++e)
-      expert("shared." + std::to_string(e), row, out.data() + t * s.d, 1.0f);
-  }
-  return out;
-}
+using test::layer_shape;
+using test::random_rows;
+using test::reference_moe;
 
 std::string moe_graph(const std::string& stage_keys, const std::string& extra = "") {
   return R"([graph]

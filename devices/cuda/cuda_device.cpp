@@ -12,6 +12,7 @@
 #include "devices/cuda/cublas_library.hpp"
 #include "devices/cuda/cuda_errors.hpp"
 #include "devices/cuda/cuda_gpus.hpp"
+#include "devices/cuda/cuda_kernels.hpp"
 #include "devices/cuda/device_pool.hpp"
 #include "devices/cuda/pinned_pool.hpp"
 #include "devices/cuda/thread_streams.hpp"
@@ -200,6 +201,38 @@ void cuda_device::gemm(const gemm_args& args) {
                                 cuda_data_type(args.out_type), ldc, CUBLAS_COMPUTE_32F,
                                 CUBLAS_GEMM_DEFAULT),
                "cublasGemmEx", where_);
+}
+
+void cuda_device::check_kernel(cudaError_t status, const char* kernel) const {
+  if (!cuda_kernels::built())
+    throw std::runtime_error(fmt::format(
+        "{}: this loom was built without nvcc: no CUDA kernels for moe shards ({}); rebuild "
+        "where CMake finds nvcc (the CUDA toolkit's compiler)",
+        where_, kernel));
+  check_cuda(status, fmt::format("{} kernel launch", kernel), where_);
+}
+
+void cuda_device::gather_rows(const float* x, std::int64_t ldx, const std::int32_t* rows,
+                              std::int64_t n, std::int64_t d, float* out) {
+  check_kernel(cuda_kernels::gather_rows(x, ldx, rows, n, d, out, stream()), "gather_rows");
+}
+
+void cuda_device::swiglu_rows(float* h, std::int64_t rows, std::int64_t ff) {
+  check_kernel(cuda_kernels::swiglu_rows(h, rows, ff, stream()), "swiglu_rows");
+}
+
+void cuda_device::scale_rows(float* y, std::int64_t rows, std::int64_t d, const float* scale) {
+  check_kernel(cuda_kernels::scale_rows(y, rows, d, scale, stream()), "scale_rows");
+}
+
+void cuda_device::add_row_bias(float* y, std::int64_t rows, std::int64_t cols, std::int64_t ldy,
+                               const float* bias) {
+  check_kernel(cuda_kernels::add_row_bias(y, rows, cols, ldy, bias, stream()), "add_row_bias");
+}
+
+void cuda_device::to_bf16(const float* x, std::int64_t rows, std::int64_t cols, std::int64_t ldx,
+                          std::uint16_t* out) {
+  check_kernel(cuda_kernels::to_bf16(x, rows, cols, ldx, out, stream()), "to_bf16");
 }
 
 }  // namespace loom

@@ -1,8 +1,9 @@
 // A cuda device: one NVIDIA GPU as loom sees it. Its memory comes from a pool of its own that
 // enforces the declared `memory` limit (device_pool.hpp); its staging buffers are page-locked
 // host memory (pinned_pool.hpp); each thread queues its copies and matrix products on a stream of
-// its own (thread_streams.hpp); matrix products are cuBLAS calls. The backend has no kernels of
-// its own, only runtime and library calls, so it is plain C++ and building it needs no nvcc.
+// its own (thread_streams.hpp); matrix products are cuBLAS calls. Its element-wise kernels (the
+// ones device.hpp lists, for moe shards) are in cuda_kernels.cu, built only where CMake finds
+// nvcc; without it the rest still builds from plain C++ and those kernels throw.
 //
 // Its memory space is "cuda:N" for GPU N. Tensors there hold device pointers that host code must
 // not dereference; `transfer` brings them to the host.
@@ -42,12 +43,22 @@ class cuda_device final : public device {
   std::unique_ptr<device_event> record() override;
   void bind_thread() override;
   void gemm(const gemm_args& args) override;
+  void gather_rows(const float* x, std::int64_t ldx, const std::int32_t* rows, std::int64_t n,
+                   std::int64_t d, float* out) override;
+  void swiglu_rows(float* h, std::int64_t rows, std::int64_t ff) override;
+  void scale_rows(float* y, std::int64_t rows, std::int64_t d, const float* scale) override;
+  void add_row_bias(float* y, std::int64_t rows, std::int64_t cols, std::int64_t ldy,
+                    const float* bias) override;
+  void to_bf16(const float* x, std::int64_t rows, std::int64_t cols, std::int64_t ldx,
+               std::uint16_t* out) override;
 
  private:
   // The calling thread's stream on this GPU, with this GPU selected.
   cudaStream_t stream() const;
   // Direct access from this GPU to `peer`'s memory, set up once per peer.
   void enable_peer_access(const cuda_device& peer);
+  // Throws for a failed kernel launch, or for any kernel where loom was built without nvcc.
+  void check_kernel(cudaError_t status, const char* kernel) const;
 
   int gpu_;
   std::string where_;  // "device 'NAME' (GPU N)", the head of its error messages

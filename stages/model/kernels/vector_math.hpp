@@ -1,5 +1,5 @@
 // Helpers for the kernels' hot loops that GCC vectorises without -ffast-math: an exp that is
-// plain arithmetic (std::exp is a library call per element, never vectorised), and row sums and
+// plain arithmetic (devices/cpu/fast_exp.hpp), and row sums and
 // a maximum with several independent lanes (a single-accumulator float reduction is never
 // reordered, so never vectorised). The clamps and maxima are ternaries, which GCC turns into
 // vector blends once FP comparisons may not trap: the files that include this are built with
@@ -8,27 +8,11 @@
 
 #include <cstdint>
 
+#include "devices/cpu/fast_exp.hpp"
+
 namespace loom::kernels::detail {
 
-// e^x in f32 to about 2 ulp (Cephes expf: 2^n · p(r), r = x − n·ln2 split in two constants, n
-// rounded to nearest by adding and subtracting 1.5·2^23); below −87.3 it returns 2^−126 instead
-// of a denormal or 0, above 88 it saturates at e^88.
-inline float fast_exp(float x) {
-  x = x < -87.3365447505531f ? -87.3365447505531f : x;
-  x = x > 88.0f ? 88.0f : x;
-  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-  float r = x - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  const std::int32_t bits = (static_cast<std::int32_t>(n) + 127) << 23;
-  return p * __builtin_bit_cast(float, bits);
-}
+using loom::fast_exp;
 
 inline float sum(const float* x, std::int64_t n) {
   float lanes[8] = {};

@@ -6,25 +6,11 @@
 
 #include <fmt/format.h>
 
-#include "devices/float_convert.hpp"
+#include "devices/transfer.hpp"
 #include "stages/model/layers/widen.hpp"
 
 namespace loom {
 namespace {
-
-[[gnu::target_clones("arch=x86-64-v3", "default")]]
-void round_rows_to_bf16(const float* x, std::int64_t rows, std::int64_t cols, std::int64_t ldx,
-                        std::uint16_t* out) {
-  for (std::int64_t r = 0; r < rows; ++r)
-    for (std::int64_t c = 0; c < cols; ++c) out[r * cols + c] = bf16_from_f32(x[r * ldx + c]);
-}
-
-[[gnu::target_clones("arch=x86-64-v3", "default")]]
-void add_bias(float* y, std::int64_t rows, std::int64_t cols, std::int64_t ldy,
-              const float* bias) {
-  for (std::int64_t r = 0; r < rows; ++r)
-    for (std::int64_t c = 0; c < cols; ++c) y[r * ldy + c] += bias[c];
-}
 
 const tensor& checked_weight(const weights& w, const std::string& prefix) {
   const tensor& weight = w.get(prefix + ".weight");
@@ -34,6 +20,12 @@ const tensor& checked_weight(const weights& w, const std::string& prefix) {
         "linear \"{}\": the weight must be a dense f32 or bf16 [in, out] matrix, found {} {}",
         prefix, name_of(weight.type()), to_string(weight.shape())));
   return weight;
+}
+
+tensor host_vector(const std::vector<float>& values) {
+  tensor t = host_device().allocate_tensor(dtype::f32, {static_cast<std::int64_t>(values.size())});
+  std::copy(values.begin(), values.end(), t.data<float>());
+  return t;
 }
 
 std::vector<float> bias_or_zeros(const weights& w, const std::string& prefix, std::int64_t out) {
@@ -59,7 +51,7 @@ linear::linear(const weights& w, const std::string& prefix) {
   weight_ = checked_weight(w, prefix);
   in_ = weight_.shape()[0];
   out_ = weight_.shape()[1];
-  if (w.contains(prefix + ".bias")) bias_ = bias_or_zeros(w, prefix, out_);
+  if (w.contains(prefix + ".bias")) bias_ = host_vector(bias_or_zeros(w, prefix, out_));
 }
 
 linear::linear(const weights& w, const std::vector<std::string>& prefixes) {
@@ -67,6 +59,7 @@ linear::linear(const weights& w, const std::vector<std::string>& prefixes) {
   const tensor& first = checked_weight(w, prefixes.front());
   in_ = first.shape()[0];
   bool any_bias = false;
+  std::vector<float> bias;
   for (const auto& prefix : prefixes) {
     const tensor& part = checked_weight(w, prefix);
     if (part.shape()[0] != in_ || part.type() != first.type())
@@ -88,15 +81,30 @@ linear::linear(const weights& w, const std::vector<std::string>& prefixes) {
       std::memcpy(weight_.raw() + (r * out_ + column) * element, part.raw() + r * width * element,
                   static_cast<std::size_t>(width) * element);
     if (any_bias) {
-      auto bias = bias_or_zeros(w, prefix, width);
-      bias_.insert(bias_.end(), bias.begin(), bias.end());
+      auto part_bias = bias_or_zeros(w, prefix, width);
+      bias.insert(bias.end(), part_bias.begin(), part_bias.end());
     }
     column += width;
   }
+  if (any_bias) bias_ = host_vector(bias);
+}
+
+void linear::to_device(device& dev) {
+  // Both copies first, so that a failure leaves the layer as it was.
+  tensor weight = transfer(weight_, host_device(), dev);
+  tensor bias = has_bias() ? transfer(bias_, host_device(), dev) : tensor();
+  weight_ = std::move(weight);
+  bias_ = std::move(bias);
+  x16_ = buffer();
 }
 
 void linear::forward(device& dev, const float* x, std::int64_t rows, std::int64_t ldx, float* y,
                      std::int64_t ldy, bool accumulate) {
+  if (weight_.device() != dev.memory_space())
+    throw std::invalid_argument(fmt::format(
+        "linear [{}, {}]: the weight is in memory space '{}' but the product runs on device '{}' "
+        "('{}'); move the layer there first with linear::to_device",
+        in_, out_, weight_.device(), dev.name(), dev.memory_space()));
   gemm_args args;
   args.type = weight_.type();
   args.m = rows, args.n = out_, args.k = in_;
@@ -104,15 +112,17 @@ void linear::forward(device& dev, const float* x, std::int64_t rows, std::int64_
   args.c = reinterpret_cast<std::byte*>(y), args.ldc = ldy;
   args.beta = accumulate ? 1.0f : 0.0f;
   if (weight_.type() == dtype::bf16) {
-    const auto needed = static_cast<std::size_t>(rows * in_);
-    if (x16_.size() < needed) x16_.resize(needed);
-    round_rows_to_bf16(x, rows, in_, ldx, x16_.data());
-    args.a = reinterpret_cast<const std::byte*>(x16_.data()), args.lda = in_;
+    const auto needed = static_cast<std::size_t>(rows * in_) * sizeof(std::uint16_t);
+    // Row counts vary from call to call: room to spare, so that the next calls fit.
+    if (x16_.size() < needed) x16_ = dev.allocate(needed + needed / 4);
+    auto* x16 = reinterpret_cast<std::uint16_t*>(x16_.data());
+    dev.to_bf16(x, rows, in_, ldx, x16);
+    args.a = reinterpret_cast<const std::byte*>(x16), args.lda = in_;
   } else {
     args.a = reinterpret_cast<const std::byte*>(x), args.lda = ldx;
   }
   dev.gemm(args);
-  if (!bias_.empty()) add_bias(y, rows, out_, ldy, bias_.data());
+  if (has_bias()) dev.add_row_bias(y, rows, out_, ldy, bias_.data<float>());
 }
 
 }  // namespace loom

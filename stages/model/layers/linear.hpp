@@ -1,7 +1,9 @@
 // A linear layer, y = x · W + b, on a device's matrix product. The weight is stored [in, out]
 // (docs/model-architecture.md), f32 or bf16 as in the file; with bf16 the activation rows are
 // rounded to bf16 into a scratch kept in the object and the product accumulates in f32. The bias,
-// if any, is widened to f32 at load.
+// if any, is widened to f32 at load. Weights load into host memory; `to_device` moves them into
+// a GPU's, and `forward` then takes pointers into that memory (rounding and bias run there too,
+// through the device's element-wise kernels).
 //
 //   auto w = weights::open(spec, linear::specs("proj", 64, 128, true, dtype::bf16));
 //   linear proj(w, "proj");
@@ -40,18 +42,22 @@ class linear {
   std::int64_t in() const { return in_; }
   std::int64_t out() const { return out_; }
   dtype type() const { return weight_.type(); }
-  bool has_bias() const { return !bias_.empty(); }
+  bool has_bias() const { return bias_.rank() > 0; }
+
+  // Moves the weight and bias into `dev`'s memory (nothing moves when they are there already);
+  // `forward` must then be given that device.
+  void to_device(device& dev);
 
   // y = x · W + b, or with `accumulate` y += x · W + b. x: [rows, in] with row stride ldx;
-  // y: [rows, out] with row stride ldy; y must not overlap x. No heap allocation once the
-  // scratch has grown to the largest `rows` seen.
+  // y: [rows, out] with row stride ldy; y must not overlap x; both in `dev`'s memory, where the
+  // weight must be. No allocation once the scratch has grown to the largest `rows` seen.
   void forward(device& dev, const float* x, std::int64_t rows, std::int64_t ldx, float* y,
                std::int64_t ldy, bool accumulate = false);
 
  private:
-  tensor weight_;                   // [in, out], f32 or bf16
-  std::vector<float> bias_;         // [out] or empty
-  std::vector<std::uint16_t> x16_;  // bf16 activations, [rows, in]
+  tensor weight_;  // [in, out], f32 or bf16
+  tensor bias_;    // f32 [out], or none
+  buffer x16_;     // bf16 activations, [rows, in], in the memory of the device last used
   std::int64_t in_ = 0, out_ = 0;
 };
 
