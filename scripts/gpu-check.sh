@@ -5,10 +5,12 @@
 # which has the CUDA toolkit and driver but none of loom's other libraries (CAF, fmt, hwloc,
 # Boost.Test, OpenBLAS, ...). So the build travels with the shared libraries it needs.
 #
-#   scripts/gpu-check.sh prepare   # here: build build-gpu (no media stages), gather the
-#                                  # libraries its binaries need into .devlibs
-#   scripts/gpu-check.sh run       # there, from the repository root, with build-gpu and
-#                                  # .devlibs carried along
+#   scripts/gpu-check.sh prepare   # here: build build-gpu (no media stages), then put the
+#                                  # programs, libloom and the libraries they need into .gpu-carry
+#   scripts/gpu-check.sh run       # there, from the repository root, with .gpu-carry carried
+#
+# Only .gpu-carry travels (about 45 MiB): the build tree itself, object files included, is over
+# the device tool's 64 MiB carry limit.
 #
 # `run` also writes everything it prints to $OUT/gpu-check.log when OUT is set, and exits
 # non-zero when the test fails or a program does not start.
@@ -16,8 +18,9 @@ set -euo pipefail
 shopt -s nullglob
 cd "$(dirname "$0")/.."
 
-build=build-gpu
-libs=.devlibs
+tree=build-gpu         # the CMake build tree, here only
+build=.gpu-carry/build  # what the checks run: the tree's programs and libraries, same layout
+libs=.gpu-carry/libs    # the other shared libraries they need
 programs=("$build/tests/test_cuda_device" "$build/tests/test_cuda_moe" "$build/bench/bench_cuda"
           "$build/cli/loom")
 
@@ -33,22 +36,30 @@ resolved_libraries() {
 }
 
 prepare() {
-  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DLOOM_WITH_MEDIA=OFF
-  cmake --build "$build" -j2 --target loom loom_cli test_cuda_device test_cuda_moe bench_cuda
+  cmake -S . -B "$tree" -DCMAKE_BUILD_TYPE=Release -DLOOM_WITH_MEDIA=OFF
+  cmake --build "$tree" -j2 --target loom loom_cli test_cuda_device test_cuda_moe bench_cuda \
+    loom_device_emu
+  rm -rf .gpu-carry
+  local output file
+  for output in "${programs[@]#"$build"/}" 'libloom.so*' 'libloom_device_*.so'; do
+    for file in "$tree"/$output; do
+      mkdir -p "$build/$(dirname "${file#"$tree"/}")"
+      cp -P "$file" "$build/${file#"$tree"/}"
+    done
+  done
   for program in "${programs[@]}"; do
     [[ -x $program ]] || { echo "gpu-check: $program was not built" >&2; exit 1; }
   done
 
-  rm -rf "$libs"
   mkdir -p "$libs"
   local name path
   while read -r name path; do
     [[ $path == not ]] && { echo "gpu-check: $name is not found here" >&2; exit 1; }
-    [[ $name =~ $provided || $path == "$PWD/$build"/* ]] && continue
+    [[ $name =~ $provided || $path == "$PWD/$build"/* || $path == "$PWD/$tree"/* ]] && continue
     cp -L "$path" "$libs/$name"
   done < <(resolved_libraries)
 
-  # As the GPU machine will resolve them: everything from .devlibs, build-gpu or the provided
+  # As the GPU machine will resolve them: everything from .gpu-carry or the provided
   # set. Anything else would be missing there.
   local stray
   stray=$(LD_LIBRARY_PATH="$PWD/$libs:$PWD/$build" resolved_libraries |
@@ -63,8 +74,7 @@ prepare() {
   echo "gpu-check: libraries in $libs:"
   ls -1 "$libs"
   du -sh "$build" "$libs"
-  du -shc "$build" "$libs" | tail -1
-  echo "gpu-check: ready; run 'scripts/gpu-check.sh run' there with carry [\"$build\", \"$libs\"]"
+  echo "gpu-check: ready; run 'scripts/gpu-check.sh run' there with carry [\".gpu-carry\"]"
 }
 
 # The CUDA runtime and cuBLAS of the GPU machine: the toolkit's usual places first, then wherever
@@ -88,7 +98,7 @@ run_checks() {
   for program in "${programs[@]}"; do
     [[ -f $program ]] || {
       echo "gpu-check: $program is missing: run 'scripts/gpu-check.sh prepare' on the development" \
-           "machine and carry $build and $libs" >&2
+           "machine and carry .gpu-carry" >&2
       return 1
     }
     # A copy that lost its mode bits on the way.
