@@ -80,6 +80,13 @@ void normalize_pixels(const tensor& pixels, const std::string& label, std::vecto
 
 }  // namespace
 
+void require_multiple(const param_values& p, const char* whole, const char* part,
+                      const std::string& label) {
+  if (p.integer(whole) % p.integer(part) != 0)
+    throw std::invalid_argument(fmt::format("{}: {} = {} is not a multiple of {} = {}", label, whole,
+                                            p.integer(whole), part, p.integer(part)));
+}
+
 std::vector<weight_spec> patch_embedding::specs(const std::string& prefix,
                                                 const kernels::patch_layout& layout,
                                                 const encoder_sizes& sizes) {

@@ -30,6 +30,11 @@ std::vector<param_spec> encoder_params();
 // when d_model does not split into heads of an even size.
 encoder_sizes read_encoder_sizes(const param_values& p, const std::string& label);
 
+// Throws "LABEL: WHOLE = 30 is not a multiple of PART = 8" unless parameter `whole` divides by
+// parameter `part` (image_size by patch, frames by tubelet).
+void require_multiple(const param_values& p, const char* whole, const char* part,
+                      const std::string& label);
+
 // Arithmetic and weight bytes of the trunk for `tokens` tokens, for the stages' `estimate`.
 double trunk_flops(const param_values& p, double tokens);
 std::size_t trunk_weight_bytes(const param_values& p);

@@ -39,10 +39,7 @@ class image_encoder final : public encoder_stage {
  protected:
   std::vector<weight_spec> embedding_specs(const param_values& p,
                                            const encoder_sizes& sizes) const override {
-    if (p.integer("image_size") % p.integer("patch") != 0)
-      throw std::invalid_argument(fmt::format(
-          "{}: image_size = {} is not a multiple of patch = {}", label(),
-          p.integer("image_size"), p.integer("patch")));
+    require_multiple(p, "image_size", "patch", label());
     return patch_embedding::specs("patch_embed", image_layout(p), sizes);
   }
 

@@ -43,14 +43,8 @@ class video_encoder final : public encoder_stage {
  protected:
   std::vector<weight_spec> embedding_specs(const param_values& p,
                                            const encoder_sizes& sizes) const override {
-    if (p.integer("image_size") % p.integer("patch") != 0)
-      throw std::invalid_argument(fmt::format(
-          "{}: image_size = {} is not a multiple of patch = {}", label(),
-          p.integer("image_size"), p.integer("patch")));
-    if (p.integer("frames") % p.integer("tubelet") != 0)
-      throw std::invalid_argument(fmt::format(
-          "{}: frames = {} is not a multiple of tubelet = {}", label(), p.integer("frames"),
-          p.integer("tubelet")));
+    require_multiple(p, "image_size", "patch", label());
+    require_multiple(p, "frames", "tubelet", label());
     return patch_embedding::specs("tubelet_embed", clip_layout(p), sizes);
   }
 
