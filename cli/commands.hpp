@@ -5,6 +5,10 @@
 #include <string>
 #include <vector>
 
+namespace CLI {
+class App;
+}
+
 namespace loom::cli {
 
 constexpr int exit_ok = 0;
@@ -24,5 +28,13 @@ int plan_command(const graph_args& graph, bool json);
 int stages_command(const std::string& type, const std::vector<std::string>& plugins);
 int devices_command(bool json);
 int version_command();
+
+struct keygen_args {
+  std::string name;
+  std::string out_dir = ".";
+  bool force = false;
+};
+CLI::App* add_keygen_command(CLI::App& app, keygen_args& args);
+int keygen_command(const keygen_args& args);
 
 }  // namespace loom::cli

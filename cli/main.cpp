@@ -92,6 +92,9 @@ int main(int argc, char** argv) {
       "Device plugins load from beside libloom and from LOOM_DEVICE_PLUGIN_PATH (colon-separated\n"
       "files or directories of libloom_device_*.so).");
 
+  keygen_args keygen_settings;
+  auto* keygen = add_keygen_command(app, keygen_settings);
+
   auto* version = app.add_subcommand("version", "Print the version, graph format and plugin ABI.");
 
   try {
@@ -106,6 +109,7 @@ int main(int argc, char** argv) {
   if (*plan) return plan_command(args, plan_json);
   if (*stages) return stages_command(type, plugins);
   if (*devices) return devices_command(devices_json);
+  if (*keygen) return keygen_command(keygen_settings);
   if (*version) return version_command();
   return exit_invalid;
 }
