@@ -180,6 +180,8 @@ std::vector<double> naive_velocity_branch(const weights& w, const decoder_config
               patches[((f * side + pr) * side + pc) * size + (py * p + px) * C + ch] =
                   z[latent_index(f, pr * p + py, pc * p + px, ch)];
   auto x = naive_linear(patches, T, w, "latent_embed");
+  const auto position = values_of(w.get("pos_embed.weight"));
+  for (std::size_t i = 0; i < position.size(); ++i) x[i] += position[i];
   std::vector<double> silu_c(c.size());
   for (std::size_t i = 0; i < c.size(); ++i) silu_c[i] = silu(c[i]);
 

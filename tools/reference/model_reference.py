@@ -418,6 +418,7 @@ class FlowDecoder(nn.Module):
         self.cond_proj = Linear(cond_dim, d_model)
         self.time_mlp = nn.Sequential(Linear(d_model, d_model), nn.SiLU(), Linear(d_model, d_model))
         self.latent_embed = Linear(patch_values, d_model)
+        self.pos_embed = Embedding(frames * (latent_size // patch) ** 2, d_model)
         self.blocks = nn.ModuleList(DiTBlock(d_model, heads, d_ff) for _ in range(layers))
         self.final = FinalLayer(d_model, patch_values)
         self.vae = PixelDecoder(latent_channels, vae_channels, upsamplings)
@@ -428,7 +429,7 @@ class FlowDecoder(nn.Module):
 
     def velocity(self, z, c):
         silu_c = F.silu(c)
-        x = self.latent_embed(tubelets(z, 1, self.patch))
+        x = self.latent_embed(tubelets(z, 1, self.patch)) + self.pos_embed.weight.to(z.dtype)
         for block in self.blocks:
             x = block(x, silu_c)
         return untubelets(self.final(x, silu_c), z.shape, self.patch)

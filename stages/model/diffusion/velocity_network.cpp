@@ -8,6 +8,7 @@
 
 #include "stages/model/kernels/activations.hpp"
 #include "stages/model/kernels/norms.hpp"
+#include "stages/model/layers/widen.hpp"
 
 namespace loom {
 namespace {
@@ -23,6 +24,7 @@ std::size_t count(std::int64_t n) { return static_cast<std::size_t>(n); }
 std::vector<weight_spec> velocity_network::specs(const decoder_config& c) {
   std::vector<weight_spec> all;
   append(all, linear::specs("latent_embed", c.token_size(), c.d_model, true, c.type));
+  all.push_back({"pos_embed.weight", c.type, {c.tokens(), c.d_model}});
   append(all, conditioning::specs(c));
   for (std::int64_t i = 0; i < c.layers; ++i)
     append(all,
@@ -38,6 +40,7 @@ velocity_network::velocity_network(const weights& w, const decoder_config& c)
       latent_embed_(w, "latent_embed"),
       final_ada_(w, "final.ada"),
       final_proj_(w, "final.proj"),
+      pos_embed_(widen_to_f32(w.get("pos_embed.weight"))),
       patches_(count(c.tokens() * c.token_size())),
       x_(count(2 * c.tokens() * c.d_model)),
       normed_(count(2 * c.tokens() * c.d_model)),
@@ -69,6 +72,7 @@ void velocity_network::velocity(device& dev, const float* z, double t, double gu
   conditioning_.time(dev, t, time_half_.data());
   kernels::patchify(z, patches_.data(), layout_);
   latent_embed_.forward(dev, patches_.data(), tokens, size, x_.data(), d);
+  for (std::int64_t i = 0; i < tokens * d; ++i) x_[count(i)] += pos_embed_[count(i)];
   if (branches == 2) std::copy_n(x_.data(), tokens * d, x_.data() + tokens * d);
   for (std::int64_t b = 0; b < branches; ++b) {
     const float* condition = condition_half_.data() + b * d;

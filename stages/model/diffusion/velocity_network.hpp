@@ -26,7 +26,7 @@ namespace loom {
 
 class velocity_network {
  public:
-  // latent_embed, the conditioning's tensors, blocks.{i} (adaln_block), final.ada [d, 2d] and
+  // latent_embed, pos_embed.weight [tokens, d], the conditioning's tensors, blocks.{i} (adaln_block), final.ada [d, 2d] and
   // final.proj [d, patch²·C], each with its bias, all of config.type.
   static std::vector<weight_spec> specs(const decoder_config& config);
 
@@ -48,6 +48,7 @@ class velocity_network {
   kernels::patch_layout layout_;
   conditioning conditioning_;
   linear latent_embed_, final_ada_, final_proj_;
+  std::vector<float> pos_embed_;  // [T, d], widened to f32 at load
   std::vector<adaln_block> blocks_;
   // The branches side by side: rows [0, T) conditional, [T, 2T) unconditional.
   std::vector<float> patches_;           // [T, patch²·C]
