@@ -43,7 +43,7 @@ class topology {
     for (const auto& s : graph.stages) {
       // Pinned cores, a GPU's stream: such stages get a thread of their own.
       const auto& declared = graph.device_of(s);
-      bool own_thread = !declared.cores.empty() || declared.kind != "cpu";
+      bool own_thread = !declared.cores.empty() || declared.kind != "cpu" || s.spec->blocking;
       auto& replicas = actors_[s.name];
       auto& plans = plans_[s.name];
       for (int r = 0; r < s.replicas; ++r) {
@@ -204,7 +204,7 @@ class coordinator {
   }
 
   run_result run() {
-    if (open_all()) {
+    if (open_all() && may_start()) {
       start_sources();
       until_finished();
     }
@@ -233,6 +233,12 @@ class coordinator {
           caf::after(std::chrono::milliseconds(100)) >> [&] { check_stop_requests(); });
     }
     return !ending_;
+  }
+
+  bool may_start() {
+    if (!options_.before_start || options_.before_start()) return true;
+    fail("the run was called off before it started");
+    return false;
   }
 
   void start_sources() {

@@ -26,6 +26,9 @@ struct run_options {
   std::function<void(const std::string&)> log;
   // Called about once a second with the packets each stage has handled so far.
   std::function<void(double seconds, const std::vector<stage_progress>&)> progress;
+  // Called once every stage has opened, before any source starts; false ends the run there.
+  // A deployment holds every node here until all are ready (connectors/deployment.hpp).
+  std::function<bool()> before_start;
 };
 
 struct run_result {

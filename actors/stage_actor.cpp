@@ -107,6 +107,7 @@ class stage_actor : public caf::event_based_actor {
     ctx_.emplace(stage().name, *stage().spec, stage().values, stage().device, plan_->replica);
     ctx_->set_run_info(plan_->run);
     ctx_->set_log(plan_->log);
+    ctx_->set_abandoned(plan_->abandoned);
     ctx_->set_device(*plan_->runs_on);
     instance_ = stage().spec->make();
     instance_->open(*ctx_);

@@ -65,8 +65,15 @@ std::string to_json(const run_stats& stats) {
   auto edges = json_object(stats.edges, [](const edge_stats& e) {
     return fmt::format(
         "{{\"sent\": {}, \"dropped\": {}, \"bytes_transferred\": {}, \"policy\": {}, "
-        "\"capacity\": {}}}",
-        e.sent, e.dropped, e.bytes_transferred, json_string(e.policy), e.capacity);
+        "\"capacity\": {}{}}}",
+        e.sent, e.dropped, e.bytes_transferred, json_string(e.policy), e.capacity,
+        e.lost > 0 ? fmt::format(", \"lost\": {}", e.lost) : std::string());
+  });
+  auto nodes = json_object(stats.nodes, [](const node_stats& n) {
+    return fmt::format(
+        "{{\"address\": {}, \"outcome\": {}, \"seconds\": {}, \"peak_rss_bytes\": {}}}",
+        json_string(n.address), json_string(n.outcome), json_number(n.seconds),
+        n.peak_rss_bytes);
   });
   auto devices = json_object(stats.devices, [](const device_stats& d) {
     return fmt::format("{{\"kind\": {}, \"busy_seconds\": {}{}{}}}", json_string(d.kind),
@@ -75,8 +82,9 @@ std::string to_json(const run_stats& stats) {
   });
   return fmt::format(
       "{{\"graph\": {}, \"seconds\": {}, \"stages\": {}, \"sinks\": {}, \"edges\": {}, "
-      "\"devices\": {}, \"bytes_copied\": {}, \"peak_rss_bytes\": {}}}",
+      "\"devices\": {}, {}\"bytes_copied\": {}, \"peak_rss_bytes\": {}}}",
       json_string(stats.graph), json_number(stats.seconds), stages, sinks, edges, devices,
+      stats.nodes.empty() ? std::string() : fmt::format("\"nodes\": {}, ", nodes),
       stats.bytes_copied, stats.peak_rss_bytes);
 }
 

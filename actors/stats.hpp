@@ -44,6 +44,16 @@ struct edge_stats {
   std::uint64_t bytes_transferred = 0;  // moved between memory spaces on the way in
   std::string policy;
   std::size_t capacity = 0;
+  // Across nodes: packets sent to a node that died before it accounted for them.
+  std::uint64_t lost = 0;
+};
+
+// One node of a deployment (graphs with [nodes]), as the coordinator saw it.
+struct node_stats {
+  std::string address;               // "" for the coordinator's own process
+  std::string outcome;               // "completed", "interrupted", "failed" or "lost"
+  double seconds = 0;                // its part's run time
+  std::uint64_t peak_rss_bytes = 0;  // its process's
 };
 
 struct device_stats {
@@ -60,8 +70,9 @@ struct run_stats {
   std::map<std::string, sink_stats> sinks;
   std::map<std::string, edge_stats> edges;  // "producer.port -> consumer.port"
   std::map<std::string, device_stats> devices;  // the devices stages ran on
+  std::map<std::string, node_stats> nodes;      // deployments only; "" is the coordinator
   std::uint64_t bytes_copied = 0;
-  std::uint64_t peak_rss_bytes = 0;
+  std::uint64_t peak_rss_bytes = 0;  // summed over a deployment's processes
 };
 
 // One line of JSON, as `--stats json` prints it.

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "cli/security_options.hpp"
+
 namespace CLI {
 class App;
 }
@@ -21,7 +23,13 @@ struct graph_args {
   std::vector<std::string> overrides;  // --set stage.param=value
 };
 
-int run_command(const graph_args& graph, bool stats_json, bool progress);
+// Graphs with [nodes]: the security of the cluster, and how long to wait for nodes to answer.
+struct cluster_args {
+  security_args security;
+  double node_timeout_s = 10;
+};
+int run_command(const graph_args& graph, bool stats_json, bool progress,
+                const cluster_args& cluster);
 int check_command(const graph_args& graph);
 int graph_command(const graph_args& graph);
 int plan_command(const graph_args& graph, bool json);
@@ -36,5 +44,13 @@ struct keygen_args {
 };
 CLI::App* add_keygen_command(CLI::App& app, keygen_args& args);
 int keygen_command(const keygen_args& args);
+
+struct node_args {
+  std::string listen;
+  security_args security;
+  bool once = false;
+};
+CLI::App* add_node_command(CLI::App& app, node_args& args);
+int node_command(const node_args& args);
 
 }  // namespace loom::cli

@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
       "  loom plan my_graph.toml\n"
       "  loom stages passthrough\n"
       "  loom devices\n"
+      "  loom node --listen tcp://*:7000 --key gpu1.key --allow keys/   (graphs with [nodes])\n"
       "\n"
       "Exit status: 0 success, 1 runtime failure, 2 invalid graph or usage, 130 interrupted.",
       "loom"};
@@ -50,6 +51,12 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"json"}));
   run->add_flag("--progress", progress,
                 "print progress to standard error every second (default when it is a terminal)");
+  cluster_args run_cluster;
+  add_security_options(*run, run_cluster.security);
+  run->add_option("--node-timeout", run_cluster.node_timeout_s,
+                  "graphs with [nodes]: seconds to wait for every node to answer before giving up")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
 
   auto* check = app.add_subcommand(
       "check", "Validate a graph file and report every error as FILE:LINE:COL; runs nothing.");
@@ -95,6 +102,9 @@ int main(int argc, char** argv) {
   keygen_args keygen_settings;
   auto* keygen = add_keygen_command(app, keygen_settings);
 
+  node_args node_settings;
+  auto* node = add_node_command(app, node_settings);
+
   auto* version = app.add_subcommand("version", "Print the version, graph format and plugin ABI.");
 
   try {
@@ -103,13 +113,14 @@ int main(int argc, char** argv) {
     int rc = app.exit(e);
     return rc == 0 ? exit_ok : exit_invalid;
   }
-  if (*run) return run_command(args, !stats_format.empty(), progress);
+  if (*run) return run_command(args, !stats_format.empty(), progress, run_cluster);
   if (*check) return check_command(args);
   if (*graph) return graph_command(args);
   if (*plan) return plan_command(args, plan_json);
   if (*stages) return stages_command(type, plugins);
   if (*devices) return devices_command(devices_json);
   if (*keygen) return keygen_command(keygen_settings);
+  if (*node) return node_command(node_settings);
   if (*version) return version_command();
   return exit_invalid;
 }

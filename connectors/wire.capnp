@@ -32,6 +32,8 @@ struct Hello {
   graphHash @2 :Text;          # digest of the deployed graph, as text; both sides must run the
                                # same graph ("" from an external client that runs none)
   nodeName @3 :Text;           # the sender's node name from the deployment, e.g. "gpu-box-1"
+  bootId @4 :Text;             # the sender's /proc/sys/kernel/random/boot_id: equal boot ids
+                               # mean one host, whose steady clocks agree ("" when unknown)
 }
 
 # Element types; the numbers are the wire's, not loom's enum values. `unspecified` (the default)
@@ -87,4 +89,102 @@ struct Bye {
 
 struct Error {
   message @0 :Text;  # what went wrong and how to fix it, for the receiver's log and exit status
+}
+
+# --- The control plane: the coordinator (`loom run` on a graph with [nodes]) and each node
+# (`loom node --listen`) talk over one DEALER/ROUTER connection, one `Control` per message, no
+# payload frames. The coordinator opens with `hello`, the node answers `hello` or `error`; then
+# deploy -> ready, start, and finished when the node's part has run. Both sides send `heartbeat`
+# every half second; a side silent for longer than the deployment's bound is taken for dead
+# (docs/connectors.md, "Deployment").
+
+struct Control {
+  union {
+    hello @0 :Hello;          # coordinator -> node, then node -> coordinator
+    deploy @1 :Deploy;        # coordinator -> node: load this graph, run your part of it
+    ready @2 :Void;           # node -> coordinator: the part loaded, every stage opened
+    start @3 :Void;           # coordinator -> node: start the sources (every node at once)
+    stop @4 :Stop;            # coordinator -> node: end the run
+    heartbeat @5 :Heartbeat;  # both ways
+    finished @6 :Finished;    # node -> coordinator: the part has run; its stats
+    error @7 :Error;          # either way: the deployment cannot go on
+  }
+}
+
+struct Deploy {
+  node @0 :Text;                    # the name the graph gives the receiving node
+  graphText @1 :Text;               # the graph file's text; its SHA-256 is the hellos' graphHash
+  graphPath @2 :Text;               # where the coordinator read it: relative paths in it resolve
+                                    # against this path's folder on the node as well
+  overrides @3 :List(Text);         # --set stage.param=value, in order
+  publicKeys @4 :List(NodeKey);     # the nodes' CURVE public keys, to connect under CURVE
+}
+
+struct NodeKey {
+  node @0 :Text;
+  publicKey @1 :Text;  # Z85, 40 characters
+}
+
+struct Stop {
+  abort @0 :Bool;  # false: sources end and the pipeline drains; true: stop at once
+}
+
+enum Outcome {
+  completed @0;
+  interrupted @1;
+  failed @2;
+}
+
+struct Finished {
+  outcome @0 :Outcome;
+  failures @1 :List(Text);  # why the part failed, one line each
+  stats @2 :RunStats;       # the part's `--stats json` figures
+}
+
+struct RunStats {
+  seconds @0 :Float64;
+  stages @1 :List(StageStats);
+  sinks @2 :List(SinkStats);
+  edges @3 :List(EdgeStats);
+  bytesCopied @4 :UInt64;
+  peakRssBytes @5 :UInt64;
+}
+
+struct StageStats {
+  name @0 :Text;
+  type @1 :Text;
+  device @2 :Text;
+  replicas @3 :Int32;
+  packetsIn @4 :UInt64;
+  packetsOut @5 :UInt64;
+  dropped @6 :UInt64;
+  errors @7 :UInt64;
+  restarts @8 :UInt64;
+  busySeconds @9 :Float64;
+  cpus @10 :List(Int32);
+  batches @11 :Int64;        # -1: the stage does not batch
+  batchMean @12 :Float64;
+  counters @13 :List(Counter);
+}
+
+struct Counter {
+  name @0 :Text;
+  values @1 :List(UInt64);
+}
+
+struct SinkStats {
+  name @0 :Text;
+  packets @1 :UInt64;
+  bytes @2 :UInt64;
+  latencyP50Us @3 :Float64;
+  latencyP99Us @4 :Float64;
+}
+
+struct EdgeStats {
+  name @0 :Text;
+  sent @1 :UInt64;
+  dropped @2 :UInt64;
+  bytesTransferred @3 :UInt64;
+  policy @4 :Text;
+  capacity @5 :UInt64;
 }

@@ -198,6 +198,7 @@ hello read_hello(schema::Hello::Reader h, const frame_errors& errors, const wire
   out.protocol_version = h.getProtocolVersion();
   out.graph_hash = errors.text(h.getGraphHash(), "hello.graphHash", limits);
   out.node_name = errors.text(h.getNodeName(), "hello.nodeName", limits);
+  out.boot_id = errors.text(h.getBootId(), "hello.bootId", limits);
   return out;
 }
 
@@ -430,12 +431,14 @@ encoded_message encode_frame(const hello& h, const wire_limits& limits) {
   check_outgoing_text("hello.loomVersion", h.loom_version, limits);
   check_outgoing_text("hello.graphHash", h.graph_hash, limits);
   check_outgoing_text("hello.nodeName", h.node_name, limits);
+  check_outgoing_text("hello.bootId", h.boot_id, limits);
   capnp::MallocMessageBuilder builder;
   auto out = builder.initRoot<schema::Frame>().initHello();
   out.setLoomVersion(capnp::Text::Reader(h.loom_version.data(), h.loom_version.size()));
   out.setProtocolVersion(h.protocol_version);
   out.setGraphHash(capnp::Text::Reader(h.graph_hash.data(), h.graph_hash.size()));
   out.setNodeName(capnp::Text::Reader(h.node_name.data(), h.node_name.size()));
+  out.setBootId(capnp::Text::Reader(h.boot_id.data(), h.boot_id.size()));
   return {flatten(builder), {}, 0};
 }
 

@@ -58,6 +58,7 @@ struct hello {
   std::uint32_t protocol_version = wire_protocol_version;
   std::string graph_hash;
   std::string node_name;
+  std::string boot_id;  // the host's boot id; packets keep created_ns only between equal ones
 };
 struct credit {
   std::uint32_t edge_id = 0;

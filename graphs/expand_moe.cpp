@@ -12,11 +12,13 @@ namespace {
 
 const std::vector<std::string> moe_keys{"shards"};
 const std::vector<std::string> no_keys;
-const std::vector<std::string> shard_keys{"device", "experts"};
+const std::vector<std::string> shard_keys{"device", "experts", "node"};
 
 struct shard_layout {
   std::string device;
   source_position device_where;
+  std::string node;  // the moe stage's unless the shard names one
+  source_position node_where;
   std::vector<std::int64_t> experts;
   source_position where;
 };
@@ -35,7 +37,8 @@ class moe_expander {
       std::vector<std::int64_t> all(static_cast<std::size_t>(experts_));
       for (std::int64_t e = 0; e < experts_; ++e) all[static_cast<std::size_t>(e)] = e;
       return std::vector<shard_layout>{
-          {moe_.def.device, moe_.def.device_where, std::move(all), moe_.def.where}};
+          {moe_.def.device, moe_.def.device_where, moe_.def.node, moe_.def.node_where,
+           std::move(all), moe_.def.where}};
     }
     auto what = fmt::format("'shards' of stage '{}'", name());
     if (!expect_kind(*shards, toml_kind::array, what, errors_)) return std::nullopt;
@@ -112,6 +115,22 @@ class moe_expander {
     }
     shard.device = *device_name;
     shard.device_where = device->where.source();
+    shard.node = moe_.def.node;
+    shard.node_where = moe_.def.node_where;
+    if (const auto* node_key = node.get("node")) {
+      auto node_name = read_string(*node_key, fmt::format("'node' of {}", what), errors_);
+      if (!node_name) return std::nullopt;
+      if (context_.nodes.count(*node_name) == 0) {
+        std::vector<std::string> known(context_.nodes.begin(), context_.nodes.end());
+        add_error(errors_, node_key->where,
+                  unknown_name_message(fmt::format("{} runs on unknown node '{}'", what,
+                                                   *node_name),
+                                       *node_name, known, "nodes"));
+        return std::nullopt;
+      }
+      shard.node = *node_name;
+      shard.node_where = node_key->where.source();
+    }
     try {
       shard.experts = parse_expert_set(*set, experts_);
     } catch (const std::exception& e) {
@@ -182,6 +201,8 @@ std::vector<stage_draft> parts_of(const stage_draft& moe, const std::vector<shar
     shard.def.spec = shard_spec;
     shard.def.device = layout[s].device;
     shard.def.device_where = layout[s].device_where;
+    shard.def.node = layout[s].node;
+    shard.def.node_where = layout[s].node_where;
     shard.def.placement = placement_mode::fixed;
     shard.def.on_error = moe.def.on_error;
     shard.def.restart = moe.def.restart;

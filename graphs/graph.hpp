@@ -72,12 +72,25 @@ struct device_def {
   source_position where;
 };
 
+// A machine (or process) of a deployment, where `loom node --listen` runs: `[nodes.NAME]` with
+// `address = "tcp://HOST:PORT"`. The node takes control messages at PORT and data for the edges
+// that enter it at PORT+1, PORT+2, ... (connectors/deployment.hpp).
+struct node_def {
+  std::string name;
+  std::string address;  // as written: "tcp://HOST:PORT"
+  std::string host;
+  int port = 0;
+  source_position where;
+};
+
 struct stage_def {
   std::string name;
   std::string type;
   const stage_spec* spec = nullptr;  // owned by the registry the graph was loaded with
   std::string device = "cpu";
   source_position device_where;   // of its `device` key; line 0 when it has none
+  std::string node;               // its `node`; "": the process that runs `loom run`
+  source_position node_where;
   placement_mode placement = placement_mode::graph_default;
   bool auto_placed = false;       // `device` was chosen by the planner
   std::string placement_reason;   // why, when auto placed
@@ -100,6 +113,7 @@ struct graph_def {
   std::string sha256;  // of the graph file's bytes (before --set overrides), lowercase hex
   std::vector<std::string> plugins;  // absolute paths, loaded into the registry
   std::map<std::string, device_def> devices;  // always holds "cpu"
+  std::map<std::string, node_def> nodes;      // [nodes]; empty: everything runs in one process
   bool auto_placement = false;  // [graph] placement = "auto": stages without `device` are placed
   std::vector<stage_def> stages;              // sources first, every stage after its inputs
   // The specs of stages made by expanding others (a moe's router, shards and combiner), which

@@ -25,8 +25,8 @@ full_policy full_policy_named(std::string_view name) {
 
 namespace {
 
-const std::vector<std::string> stage_keys{"type",   "device",   "placement", "replicas",
-                                          "inputs", "on_error", "restart",   "batch"};
+const std::vector<std::string> stage_keys{"type",     "device",  "node",  "placement", "replicas",
+                                          "inputs",   "on_error", "restart", "batch"};
 const std::vector<std::string> placement_names{"auto", "fixed"};
 const std::vector<std::string> edge_keys{"from", "capacity", "policy"};
 const std::vector<std::string> restart_keys{"errors", "max", "within_s"};
@@ -49,6 +49,7 @@ class stage_reader {
   stage_draft read() {
     read_type();
     read_device();
+    read_node();
     read_placement();
     read_replicas();
     read_on_error();
@@ -107,6 +108,27 @@ class stage_reader {
     }
     draft_.def.device = *device;
     draft_.def.device_where = node->where.source();
+  }
+
+  void read_node() {
+    const auto* node = table_.get("node");
+    if (node == nullptr) return;
+    auto value = read_string(*node, what("node"), errors_);
+    if (!value) return;
+    if (context_.nodes.count(*value) == 0) {
+      std::vector<std::string> known(context_.nodes.begin(), context_.nodes.end());
+      add_error(errors_, node->where,
+                context_.nodes.empty()
+                    ? fmt::format("stage '{}' runs on node '{}', but the graph declares no nodes; "
+                                  "add [nodes.{}] with address = \"tcp://HOST:PORT\"",
+                                  name(), *value, *value)
+                    : unknown_name_message(
+                          fmt::format("stage '{}' runs on unknown node '{}'", name(), *value),
+                          *value, known, "nodes"));
+      return;
+    }
+    draft_.def.node = *value;
+    draft_.def.node_where = node->where.source();
   }
 
   // "auto": the planner picks the device (graphs/place_stages); "fixed": `device`, or cpu.

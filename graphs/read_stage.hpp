@@ -1,4 +1,4 @@
-// One [stages.X] table: the stage keys (type, device, replicas, inputs, on_error, restart), and
+// One [stages.X] table: the stage keys (type, device, node, replicas, inputs, on_error, restart), and
 // its parameters through check_params.
 #pragma once
 
@@ -31,6 +31,7 @@ full_policy full_policy_named(std::string_view name);      // one of full_policy
 struct stage_reading {
   const stage_registry& registry;
   const std::set<std::string, std::less<>>& devices;  // every device declared, valid or not
+  const std::set<std::string, std::less<>>& nodes;    // every node declared, valid or not
   edge_defaults defaults;
 };
 

@@ -23,11 +23,14 @@
 namespace loom {
 namespace {
 
-const std::vector<std::string> top_level_keys{"graph", "devices", "stages", "plugins"};
+const std::vector<std::string> top_level_keys{"graph", "devices", "nodes", "stages", "plugins"};
 const std::vector<std::string> graph_keys{"name", "version", "capacity", "policy", "placement"};
 const std::vector<std::string> plugin_keys{"paths"};
 // What every device table may say; its kind declares the rest.
 const std::vector<std::string> device_keys{"kind", "cores", "cost_per_hour", "watts"};
+const std::vector<std::string> node_keys{"address"};
+// A node's data ports follow its control port (graph.hpp): leave room for them.
+constexpr int max_node_port = 65535 - 1024;
 constexpr std::int64_t format_version = 1;
 
 // "0-3, 8, 10-11": how CPU sets are usually written (taskset, /sys/devices/system/cpu).
@@ -63,6 +66,7 @@ class graph_validator {
     read_graph_table();
     load_plugins();
     read_devices();
+    read_nodes();
     read_stages();
     return std::move(graph_);
   }
@@ -184,6 +188,65 @@ class graph_validator {
     graph_.devices[entry.key] = std::move(device);
   }
 
+  void read_nodes() {
+    const auto* nodes = section("nodes");
+    if (nodes == nullptr) return;
+    for (const auto& entry : nodes->entries) declared_nodes_.insert(entry.key);
+    for (const auto& entry : nodes->entries) read_node(entry);
+  }
+
+  void read_node(const toml_entry& entry) {
+    auto what = fmt::format("node '{}'", entry.key);
+    if (!expect_kind(entry.value, toml_kind::table, what, errors_)) return;
+    const auto& table = entry.value;
+    check_keys(table, node_keys, what, errors_);
+    const auto* address = table.get("address");
+    if (address == nullptr) {
+      add_error(errors_, table.where,
+                fmt::format("{} is missing 'address' (address = \"tcp://HOST:PORT\", where "
+                            "`loom node --listen tcp://*:PORT` runs)",
+                            what));
+      return;
+    }
+    auto text = read_string(*address, fmt::format("'address' of {}", what), errors_);
+    if (!text) return;
+    node_def node;
+    node.name = entry.key;
+    node.address = *text;
+    node.where = table.where.source();
+    // tcp://HOST:PORT, HOST a name, an IPv4 address or a bracketed IPv6 one.
+    constexpr std::string_view scheme = "tcp://";
+    auto colon = text->rfind(':');
+    bool shaped = text->rfind(scheme, 0) == 0 && colon != std::string::npos &&
+                  colon > scheme.size();
+    int port = 0;
+    if (shaped) {
+      node.host = text->substr(scheme.size(), colon - scheme.size());
+      auto digits = text->substr(colon + 1);
+      shaped = !digits.empty() && digits.size() <= 5 &&
+               std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
+      if (shaped) port = std::stoi(digits);
+      shaped = shaped && node.host != "*" && node.host.find_first_of(" /") == std::string::npos;
+    }
+    if (!shaped) {
+      add_error(errors_, address->where,
+                fmt::format("'address' of {} must be \"tcp://HOST:PORT\" (the host the other "
+                            "nodes reach it at, and the port of its `loom node --listen`), not "
+                            "'{}'",
+                            what, *text));
+      return;
+    }
+    if (port < 1 || port > max_node_port) {
+      add_error(errors_, address->where,
+                fmt::format("the port of {} must be between 1 and {} (the ports after it carry "
+                            "its data), not {}",
+                            what, max_node_port, port));
+      return;
+    }
+    node.port = port;
+    graph_.nodes[entry.key] = std::move(node);
+  }
+
   // A price or a power draw: a number, zero or more.
   bool read_rate(const toml_node& node, const std::string& what, std::optional<double>& into) {
     into = read_number(node, what, errors_);
@@ -266,7 +329,7 @@ class graph_validator {
       add_error(errors_, stages->where, "the graph has no stages; add [stages.NAME] tables");
       return;
     }
-    stage_reading context{registry_, declared_devices_, defaults_};
+    stage_reading context{registry_, declared_devices_, declared_nodes_, defaults_};
     std::vector<stage_draft> drafts;
     for (const auto& entry : stages->entries)
       if (auto draft = read_stage(entry, context, errors_)) drafts.push_back(std::move(*draft));
@@ -284,6 +347,7 @@ class graph_validator {
   graph_def graph_;
   edge_defaults defaults_;
   std::set<std::string, std::less<>> declared_devices_;
+  std::set<std::string, std::less<>> declared_nodes_;
   std::vector<int> usable_;
 };
 

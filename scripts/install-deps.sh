@@ -12,6 +12,7 @@ packages=(
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libpng-dev libssl-dev ffmpeg
   gstreamer1.0-tools gstreamer1.0-plugins-base
   python3
+  iproute2    # tests/test_multinode.cpp puts nodes in network namespaces
 )
 
 # One dpkg-query for all of them; packages it has never heard of are simply absent from its output.

@@ -26,6 +26,7 @@
 // graph, a batching type is called with `process` as any other.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -93,6 +94,9 @@ struct stage_spec {
   // This type handles several input sets in one call (`stage::process_batch`), so a graph may
   // give it `batch = { max, timeout_ms }`.
   bool batches = false;
+  // `process` may block (waiting on a socket, in short slices): the runtime gives each replica a
+  // thread of its own instead of a shared scheduler thread.
+  bool blocking = false;
 
   bool is_source() const { return inputs.empty(); }
   bool is_sink() const { return outputs.empty(); }
@@ -175,6 +179,12 @@ class stage_context {
   void retry_after(std::chrono::microseconds delay) { retry_after_ = delay; }
   // A stop was requested (SIGINT/SIGTERM): sources should finish.
   bool stop_requested() const { return stop_requested_; }
+  // The run is being abandoned (a second interrupt, a failure elsewhere): nothing more will be
+  // delivered. Unlike stop_requested() it is set from another thread while a call runs, so a
+  // stage that blocks in `process` or `close` (a `blocking` spec) polls it and gives up its wait.
+  bool abandoned() const {
+    return abandoned_ != nullptr && abandoned_->load(std::memory_order_relaxed);
+  }
 
   // Reports something the user should see (a reconnect, a gap), as one line naming the stage.
   void log(std::string_view message) const;
@@ -215,6 +225,7 @@ class stage_context {
   const std::vector<std::size_t>& emitted_items() const { return emitted_items_; }
   std::optional<std::chrono::microseconds> take_retry() { return std::exchange(retry_after_, {}); }
   void request_stop() { stop_requested_ = true; }
+  void set_abandoned(std::shared_ptr<const std::atomic<bool>> flag) { abandoned_ = std::move(flag); }
   void set_run_info(run_info info) { run_ = std::move(info); }
   void set_log(std::function<void(const std::string&)> log) { log_ = std::move(log); }
   void set_device(loom::device& d) { device_ptr_ = &d; }
@@ -256,6 +267,7 @@ class stage_context {
   std::optional<std::chrono::microseconds> retry_after_;
   bool finished_ = false;
   bool stop_requested_ = false;
+  std::shared_ptr<const std::atomic<bool>> abandoned_;
 };
 
 }  // namespace loom

@@ -516,7 +516,7 @@ BOOST_AUTO_TEST_CASE(the_deepest_input_allowed_is_handled_without_a_crash) {
   auto result = load_text(deep + header + "[stages.src]\ntype = \"synthetic_source\"\n");
   BOOST_TEST(formatted(result.errors) ==
              "test.toml:1:1: error: unknown key 'deep' in the graph file (known keys: graph, "
-             "devices, stages, plugins)\n");
+             "devices, nodes, stages, plugins)\n");
 
   auto shape = load_text(header + "[stages.src]\ntype = \"synthetic_source\"\nshape = " +
                          std::string(128, '[') + std::string(128, ']'));

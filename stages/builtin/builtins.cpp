@@ -10,6 +10,8 @@ stage_spec passthrough_spec();
 stage_spec null_sink_spec();
 stage_spec matmul_spec();
 stage_spec concat_rows_spec();
+stage_spec zmq_source_spec();
+stage_spec zmq_sink_spec();
 
 void register_builtin_stages(stage_registry& registry) {
   registry.add(synthetic_source_spec());
@@ -17,6 +19,8 @@ void register_builtin_stages(stage_registry& registry) {
   registry.add(null_sink_spec());
   registry.add(matmul_spec());
   registry.add(concat_rows_spec());
+  registry.add(zmq_source_spec());
+  registry.add(zmq_sink_spec());
   register_model_stages(registry);
   register_media_stages(registry);
 }

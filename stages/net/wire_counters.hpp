@@ -1,0 +1,40 @@
+// Copies an edge_channel's running totals into a stage's counters (stage_context::count adds,
+// so only what grew since the last copy is added): they appear under the stage's `counters` in
+// `--stats json`. Called from the stage's own thread after every call.
+#pragma once
+
+#include <string>
+
+#include "connectors/edge_channel.hpp"
+#include "stages/stage.hpp"
+
+namespace loom::net_stages {
+
+class wire_counters {
+ public:
+  // `direction` is "sent" or "received": wire_packets_sent, wire_bytes_received, ...
+  explicit wire_counters(std::string direction) : direction_(std::move(direction)) {}
+
+  void update(stage_context& ctx, const edge_counts& now) {
+    add(ctx, "wire_packets_" + direction_, now.packets, last_.packets);
+    add(ctx, "wire_bytes_" + direction_, now.bytes, last_.bytes);
+    add(ctx, "refused_frames", now.refused_frames, last_.refused_frames);
+    add(ctx, "credit_wait_ms", now.credit_wait_ns / 1000000, last_.credit_wait_ns / 1000000);
+    add(ctx, "in_flight_peak", now.in_flight_peak, last_.in_flight_peak);
+    add(ctx, "peers", now.peers, last_.peers);
+    last_ = now;
+  }
+
+ private:
+  static void add(stage_context& ctx, const std::string& name, std::uint64_t now,
+                  std::uint64_t before) {
+    // Every counter appears, zeros included, so that a reader can tell "none" from "absent".
+    if (now > before || ctx.counters().find(name) == ctx.counters().end())
+      ctx.count(name, 0, now - before);
+  }
+
+  std::string direction_;
+  edge_counts last_;
+};
+
+}  // namespace loom::net_stages
