@@ -1,7 +1,10 @@
 // The process-wide network settings and ZeroMQ context (see network.hpp).
 #include "connectors/network.hpp"
 
+#include <malloc.h>
+
 #include <fstream>
+#include <mutex>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -12,6 +15,20 @@ namespace {
 
 std::mutex current_mutex;
 std::shared_ptr<network> current;
+
+// ZeroMQ receives every frame into fresh malloc'd memory, and loom holds up to an edge's capacity
+// of them while the stages work. With glibc's default thresholds, memory freed at the top of the
+// I/O thread's arena goes back to the kernel and the next frames fault it in again; the 1 MiB
+// edge's throughput fell with the fault count (docs/benchmarks.md, bench_tcp_edge). Keeping freed
+// memory for reuse (trim above 256 MiB, frames up to 32 MiB from the heap) costs resident memory
+// that the next frames use anyway.
+void keep_freed_memory_for_frames() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  });
+}
 
 }  // namespace
 
@@ -43,6 +60,7 @@ const zap_handler* network::zap() {
 }
 
 void configure_network(network_settings settings) {
+  keep_freed_memory_for_frames();
   auto made = std::make_shared<network>(std::move(settings));
   std::lock_guard lock(current_mutex);
   current = std::move(made);
