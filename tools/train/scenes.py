@@ -67,7 +67,8 @@ def held_back(seed=2026):
 
 
 def text_only_example(rng, excluded):
-    """(caption, picture key index, clip key index) for a caption not in `excluded`."""
+    """(caption, picture key index, clip key index, named) for a caption not in `excluded`;
+    `named` maps each attribute the caption names to its value."""
     while True:
         colour, kind = str(rng.choice(COLOURS)), str(rng.choice(SHAPES))
         size_word = str(rng.choice(SIZES)) if rng.random() < 0.5 else None
@@ -79,7 +80,8 @@ def text_only_example(rng, excluded):
         picture = PICTURE_KEYS.index((colour, kind, size_word or str(rng.choice(SIZES)),
                                       place or str(rng.choice(PLACES))))
         clip = CLIP_KEYS.index((colour, kind, direction or str(rng.choice(DIRECTIONS))))
-        return text, picture, clip
+        named = dict(colour=colour, shape=kind, size=size_word, place=place, direction=direction)
+        return text, picture, clip, {a: v for a, v in named.items() if v}
 
 
 def input_pool(rng, pictures, clips):
@@ -98,11 +100,15 @@ def input_pool(rng, pictures, clips):
 
 
 def composed_example(rng, picture_labels, clip_labels):
-    """(caption, picture pool index, clip pool index, picture key index, clip key index)."""
+    """(caption, picture pool index, clip pool index, picture key index, clip key index, named):
+    the caption names the colour and shape, the picture the size and place, the clip the
+    direction."""
     colour, kind = str(rng.choice(COLOURS)), str(rng.choice(SHAPES))
     picture = int(rng.integers(len(picture_labels)))
     clip = int(rng.integers(len(clip_labels)))
     size_word, place = picture_labels[picture]
+    direction = clip_labels[clip]
+    named = dict(colour=colour, shape=kind, size=size_word, place=place, direction=direction)
     return (caption(colour, kind), picture, clip,
             PICTURE_KEYS.index((colour, kind, size_word, place)),
-            CLIP_KEYS.index((colour, kind, clip_labels[clip])))
+            CLIP_KEYS.index((colour, kind, direction)), named)

@@ -55,6 +55,15 @@ CONFIG = {
                      steps=12, guidance=3.0, seed=7),
 }
 UNCONDITIONAL = 0.1  # share of examples trained with cond = zeros, for classifier-free guidance
+# What a condition says, each attribute read back from it by a linear probe during training.
+ATTRIBUTES = {"colour": scenes.COLOURS, "shape": scenes.SHAPES, "size": scenes.SIZES,
+              "place": scenes.PLACES, "direction": scenes.DIRECTIONS}
+PROBE_WEIGHT = 0.1
+# A clip's shape fills a few of its 32×32 pixels and of its 4×4 latent cells; unweighted, the
+# losses are mostly about background, and the first trained animators painted every colour a
+# washed-out average. Pixels (in the clip autoencoder) and latent cells (in the animator's flow
+# loss) that hold the shape weigh this much more.
+CLIP_SHAPE_WEIGHT = 10.0
 
 
 def log(message):
@@ -84,9 +93,15 @@ def train_tokenizer(out):
 
 # --- phase 1: latents ------------------------------------------------------------------------
 
-def train_autoencoder(name, pixels, cfg, steps, rng):
+def shape_pixels(pixels):
+    """1 where a target picture or frame [..., H, W, 3] shows the shape, 0 on the background."""
+    return ((pixels - scenes.BACKGROUND).abs().sum(-1) > 0.1).float()
+
+
+def train_autoencoder(name, pixels, cfg, steps, rng, shape_weight=0.0):
     """(decoder, latents scaled to unit variance) for `pixels` [N, H, W, 3]; the scale is folded
-    into the decoder's first convolution so loom's decoder reads the scaled latents."""
+    into the decoder's first convolution so loom's decoder reads the scaled latents. Pixels of
+    the shape weigh 1 + shape_weight in the reconstruction loss."""
     ups = cfg["upsamplings"]
     encoder = trainable.PixelEncoder(cfg["latent_channels"], cfg["vae_channels"], ups)
     decoder = trainable.PixelDecoder(cfg["latent_channels"], cfg["vae_channels"], ups)
@@ -94,12 +109,15 @@ def train_autoencoder(name, pixels, cfg, steps, rng):
     optimiser = torch.optim.AdamW(params, lr=2e-3, weight_decay=0.0)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, 2e-3, total_steps=steps)
     data = torch.from_numpy(pixels)
+    weights = (1 + shape_weight * shape_pixels(data))[..., None]
     for step in range(steps):
-        batch = data[torch.from_numpy(rng.integers(len(data), size=32))]
+        rows = torch.from_numpy(rng.integers(len(data), size=32))
+        batch, weight = data[rows], weights[rows]
         z = encoder(batch)
         # Noise on the latents makes the decoder forgive the sampler's small misses.
         noisy = z + 0.1 * z.detach().std() * torch.randn_like(z)
-        loss = F.mse_loss(decoder(noisy, clamp=False), batch) + 1e-3 * z.pow(2).mean()
+        error = weight * (decoder(noisy, clamp=False) - batch).pow(2)
+        loss = error.mean() / weight.mean() + 1e-3 * z.pow(2).mean()
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
@@ -146,6 +164,13 @@ class Model(torch.nn.Module):
         self.backbone = trainable.MoE(**CONFIG["backbone"])
         self.painter = trainable.FlowDecoder(**CONFIG["painter"])
         self.animator = trainable.FlowDecoder(**CONFIG["animator"])
+        # Not exported. Flow matching alone barely rewards telling "up" from "down": the decoder
+        # only needs the sign of the motion where the noise hides it, so it never learns to read
+        # it, so the encoders never learn to write it (up and down conditions ended 3 % apart,
+        # up and left 60 %), and half the clips ran backwards. The probe makes every named
+        # attribute linearly readable from the condition.
+        self.probe = torch.nn.Linear(CONFIG["backbone"]["d_model"],
+                                     sum(map(len, ATTRIBUTES.values())))
 
     def condition(self, tokens, valid, pictures, clips, composed):
         """The mean backbone output over each packet's tokens: its text, and for `composed`
@@ -165,18 +190,34 @@ class Model(torch.nn.Module):
         return total / count[:, None], balance
 
 
-def flow_loss(decoder, latents, cond_mean):
-    """Rectified flow: z_t = (1 − t)·x0 + t·noise, the network predicts noise − x0."""
+def probe_loss(probe, cond, named):
+    """Cross-entropy of each attribute the examples name (`named`: one dict per example)."""
+    logits = probe(cond).split([len(v) for v in ATTRIBUTES.values()], dim=1)
+    loss = 0
+    for (attribute, values), scores in zip(ATTRIBUTES.items(), logits):
+        target = torch.tensor([values.index(n[attribute]) if attribute in n else -100
+                               for n in named])
+        if (target >= 0).any():
+            loss = loss + F.cross_entropy(scores, target, ignore_index=-100)
+    return loss
+
+
+def flow_loss(decoder, latents, cond_mean, cell_weights=None):
+    """Rectified flow: z_t = (1 − t)·x0 + t·noise, the network predicts noise − x0; each latent
+    cell's error weighs `cell_weights` [B, frames, h, w, 1] (default: all alike)."""
     batch = len(latents)
     t = torch.sigmoid(torch.randn(batch))  # logit-normal: most steps in the middle
     noise = torch.randn_like(latents)
     z = (1 - t[:, None, None, None, None]) * latents + t[:, None, None, None, None] * noise
     keep = (torch.rand(batch) >= UNCONDITIONAL).float()[:, None]
     v = decoder.velocity(z, decoder.conditioning(cond_mean * keep, t))
-    return F.mse_loss(v, noise - latents)
+    if cell_weights is None:
+        return F.mse_loss(v, noise - latents)
+    return (cell_weights * (v - (noise - latents)).pow(2)).mean() / cell_weights.mean()
 
 
-def train_model(model, tokenize, picture_latents, clip_latents, pool, steps, rng, batch=64):
+def train_model(model, tokenize, picture_latents, clip_latents, clip_cells, pool, steps, rng,
+                batch=64):
     pictures, picture_labels, clips, clip_labels = pool
     pictures, clips = torch.from_numpy(pictures), torch.from_numpy(clips)
     excluded = {text for text, _ in scenes.held_back()}
@@ -191,15 +232,18 @@ def train_model(model, tokenize, picture_latents, clip_latents, pool, steps, rng
         for group in optimiser.param_groups:
             group["lr"] = lr
         texts, picture_keys, clip_keys, composed, picture_rows, clip_rows = [], [], [], [], [], []
+        named = []
         for _ in range(batch):
             if rng.random() < 0.5:
-                text, pk, ck = scenes.text_only_example(rng, excluded)
+                text, pk, ck, says = scenes.text_only_example(rng, excluded)
                 composed.append(False)
             else:
-                text, pi, ci, pk, ck = scenes.composed_example(rng, picture_labels, clip_labels)
+                text, pi, ci, pk, ck, says = scenes.composed_example(rng, picture_labels,
+                                                                      clip_labels)
                 composed.append(True)
                 picture_rows.append(pi)
                 clip_rows.append(ci)
+            named.append(says)
             texts.append(text)
             picture_keys.append(pk)
             clip_keys.append(ck)
@@ -213,19 +257,21 @@ def train_model(model, tokenize, picture_latents, clip_latents, pool, steps, rng
         cond, balance = model.condition(tokens, valid, as_png(pictures[picture_rows]),
                                         as_mp4(clips[clip_rows]), torch.tensor(composed))
         image_loss = flow_loss(model.painter, picture_latents[picture_keys], cond)
-        video_loss = flow_loss(model.animator, clip_latents[clip_keys], cond)
+        video_loss = flow_loss(model.animator, clip_latents[clip_keys], cond, clip_cells[clip_keys])
+        probe = probe_loss(model.probe, cond, named)
         # Clips are the harder half (eight frames that must agree): they weigh twice.
-        loss = image_loss + 2 * video_loss + 0.01 * balance
+        loss = image_loss + 2 * video_loss + 0.01 * balance + PROBE_WEIGHT * probe
         optimiser.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimiser.step()
-        values = np.array([image_loss.item(), video_loss.item(), balance.item()])
+        values = np.array([image_loss.item(), video_loss.item(), balance.item(), probe.item()])
         smoothed = values if smoothed is None else 0.98 * smoothed + 0.02 * values
         if (step + 1) % 100 == 0 or step + 1 == steps:
             rate = (step + 1) / (time.time() - start)
             log(f"step {step + 1}/{steps}: image flow loss {smoothed[0]:.4f}, video "
-                f"{smoothed[1]:.4f}, expert balance {smoothed[2]:.3f} (1 = even); lr {lr:.2e}; "
+                f"{smoothed[1]:.4f}, expert balance {smoothed[2]:.3f} (1 = even), probe "
+                f"{smoothed[3]:.3f}; lr {lr:.2e}; "
                 f"{rate:.1f} steps/s, {(steps - step - 1) / rate / 60:.1f} min left")
     return smoothed
 
@@ -352,7 +398,8 @@ def main():
         cfg = dict(CONFIG[name], upsamplings=getattr(model, name).upsamplings)
         frames = targets.reshape(-1, *targets.shape[-3:]).numpy()
         steps = args.autoencoder_steps * (1 if name == "painter" else 3)
-        decoder, latents = train_autoencoder(name, frames, cfg, steps, rng)
+        shape_weight = 0.0 if name == "painter" else CLIP_SHAPE_WEIGHT
+        decoder, latents = train_autoencoder(name, frames, cfg, steps, rng, shape_weight)
         getattr(model, name).vae.load_state_dict(decoder.state_dict())
         shape = (len(targets), -1) + getattr(model, name).latent_shape[1:]
         if name == "painter":
@@ -360,7 +407,12 @@ def main():
         else:
             clip_latents = latents.reshape(shape).detach()
 
-    losses = train_model(model, tokenize, picture_latents, clip_latents, pool, args.steps, rng)
+    # The share of each latent cell's pixels that show the shape, as the flow loss's weights.
+    cell = CONFIG["animator"]["image_size"] // CONFIG["animator"]["latent_size"]
+    shape_share = F.avg_pool2d(shape_pixels(clip_targets).flatten(0, 1)[:, None], cell)
+    clip_cells = 1 + CLIP_SHAPE_WEIGHT * shape_share.reshape(*clip_latents.shape[:-1], 1)
+    losses = train_model(model, tokenize, picture_latents, clip_latents, clip_cells, pool,
+                         args.steps, rng)
     model.eval()
     loaded = export(model, out)
     check_against_reference(model, loaded, tokenize, pool)
@@ -370,7 +422,7 @@ def main():
                "training_steps": args.steps, "autoencoder_steps": args.autoencoder_steps,
                "minutes": round((time.time() - began) / 60, 1),
                "final_losses": {"image_flow": float(losses[0]), "video_flow": float(losses[1]),
-                                "expert_balance": float(losses[2])},
+                                "expert_balance": float(losses[2]), "probe": float(losses[3])},
                "held_back": {"pictures_right": picture_score, "clips_right": clip_score}}
     (out / "training.json").write_text(json.dumps(summary, indent=2) + "\n")
     log(f"done in {summary['minutes']} min: weights, vocabulary, held_back.tsv and training.json "
