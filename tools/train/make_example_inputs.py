@@ -8,9 +8,9 @@ of three 8-frame clips that say which way to move, one per prompt of the graph.
 Needs the ffmpeg program (Debian's `ffmpeg` package) to encode the MP4. The drawings are
 shapes.py's, from a seed training never used, so the model has not seen these exact inputs.
 """
+import argparse
 import pathlib
 import subprocess
-import sys
 import tempfile
 
 import numpy as np
@@ -26,7 +26,10 @@ FRAMES = 8
 
 
 def main():
-    folder = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "examples/multimodal")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", nargs="?", default="examples/multimodal",
+                        help="where picture_0..2.png and clip.mp4 go")
+    folder = pathlib.Path(parser.parse_args().folder)
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(4242)
     for i, (kind, colour, size_word, place) in enumerate(PICTURES):
@@ -36,12 +39,9 @@ def main():
     with tempfile.TemporaryDirectory() as frames_dir:
         frame = 0
         for kind, colour, direction in CLIPS:
-            step = np.array(shapes.DIRECTIONS[direction], dtype=float)
-            start = np.array([0.5, 0.5]) - 0.3 * step
             back = shapes.background(rng, 32)
-            for f in range(FRAMES):
-                pixels = shapes.paint(back, kind, colour, start + 0.6 * step * f / (FRAMES - 1),
-                                      shapes.SIZES["small"])
+            for centre in shapes.clip_centres(direction, FRAMES):
+                pixels = shapes.paint(back, kind, colour, centre, shapes.SIZES["small"])
                 shapes.write_png(pathlib.Path(frames_dir) / f"frame_{frame:03d}.png", pixels)
                 frame += 1
         subprocess.run(["ffmpeg", "-v", "error", "-y", "-framerate", "8", "-i",

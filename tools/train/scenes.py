@@ -39,11 +39,9 @@ def target_picture(colour, kind, size_word, place, side=64):
 
 def target_clip(colour, kind, direction, side=32, frames=8):
     """The clip shapes.clip draws for this description, on the plain background."""
-    step = np.array(shapes.DIRECTIONS[direction], dtype=float)
-    start = np.array([0.5, 0.5]) - 0.3 * step
     plain = np.full((side, side, 3), BACKGROUND)
-    return np.stack([shapes.paint(plain, kind, colour, start + 0.6 * step * f / (frames - 1),
-                                  shapes.SIZES["small"]) for f in range(frames)]).astype(np.float32)
+    return np.stack([shapes.paint(plain, kind, colour, centre, shapes.SIZES["small"])
+                     for centre in shapes.clip_centres(direction, frames)]).astype(np.float32)
 
 
 def caption(colour, kind, size_word=None, place=None, direction=None):

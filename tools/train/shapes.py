@@ -91,19 +91,23 @@ def picture(rng, size=32):
     return pixels.astype(np.float32), caption, labels
 
 
+def clip_centres(direction, frames):
+    """Where a clip's shape is in each of its frames, as (x, y) fractions of the side: it crosses
+    the middle, 0.6 of the side from first frame to last."""
+    step = np.array(DIRECTIONS[direction], dtype=float)
+    start = np.array([0.5, 0.5]) - 0.3 * step
+    return [start + 0.6 * step * f / max(frames - 1, 1) for f in range(frames)]
+
+
 def clip(rng, size=32, frames=8):
     """(pixels [frames, size, size, 3] f32, caption, labels): a shape moving one way."""
     kind = str(rng.choice(SHAPES))
     colour = str(rng.choice(list(COLOURS)))
     direction = str(rng.choice(list(DIRECTIONS)))
-    dx, dy = DIRECTIONS[direction]
-    radius = SIZES["small"]
-    start = np.array([0.5, 0.5]) - 0.3 * np.array([dx, dy])
     back = background(rng, size)
     out = np.empty((frames, size, size, 3), np.float32)
-    for f in range(frames):
-        centre = start + 0.6 * np.array([dx, dy]) * f / max(frames - 1, 1)
-        out[f] = paint(back, kind, colour, centre, radius)
+    for f, centre in enumerate(clip_centres(direction, frames)):
+        out[f] = paint(back, kind, colour, centre, SIZES["small"])
     caption = f"a {colour} {kind} moving {direction}"
     return out, caption, {"shape": kind, "colour": colour, "direction": direction}
 
