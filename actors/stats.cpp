@@ -65,8 +65,9 @@ std::string to_json(const run_stats& stats) {
   auto edges = json_object(stats.edges, [](const edge_stats& e) {
     return fmt::format(
         "{{\"sent\": {}, \"dropped\": {}, \"bytes_transferred\": {}, \"policy\": {}, "
-        "\"capacity\": {}{}}}",
+        "\"capacity\": {}{}{}}}",
         e.sent, e.dropped, e.bytes_transferred, json_string(e.policy), e.capacity,
+        e.transport.empty() ? std::string() : fmt::format(", \"transport\": {}", json_string(e.transport)),
         e.lost > 0 ? fmt::format(", \"lost\": {}", e.lost) : std::string());
   });
   auto nodes = json_object(stats.nodes, [](const node_stats& n) {

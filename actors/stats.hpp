@@ -46,6 +46,8 @@ struct edge_stats {
   std::size_t capacity = 0;
   // Across nodes: packets sent to a node that died before it accounted for them.
   std::uint64_t lost = 0;
+  // Across nodes: "tcp" (ZeroMQ) or "shm" (shared memory, two nodes on one host); "" within one.
+  std::string transport;
 };
 
 // One node of a deployment (graphs with [nodes]), as the coordinator saw it.

@@ -63,6 +63,7 @@ run_stats merge_part_stats(const graph_def& graph, const graph_split& split,
     auto sending = edge_name(e.from_stage, e.from_port, c.sender_stage, "in");
     auto receiving = edge_name(c.receiver_stage, "out", e.to_stage, e.to_port);
     edge_stats whole;
+    whole.transport = c.over == crossing_edge::transport::shm ? "shm" : "tcp";
     whole.policy = std::string(name_of(e.policy));
     whole.capacity = e.capacity;
     auto half = [&](const std::string& name) -> const edge_stats* {

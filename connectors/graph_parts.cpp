@@ -1,6 +1,7 @@
 #include "connectors/graph_parts.hpp"
 
 #include <algorithm>
+#include <filesystem>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -33,6 +34,53 @@ std::string key_of(const std::map<std::string, std::string>& keys, const std::st
   return it == keys.end() ? std::string() : it->second;
 }
 
+// The unix socket of a shared-memory edge: one per deployment and edge, in the temporary folder
+// the two processes of the host share.
+std::string socket_path(const graph_def& graph, const crossing_edge& c) {
+  auto name = fmt::format("loom-{}-edge{}.sock", graph.sha256.substr(0, 12), c.id);
+  return (std::filesystem::temp_directory_path() / name).string();
+}
+
+using param_map = std::map<std::string, param_value, std::less<>>;
+
+// The parameters of the two ends of crossing `c`: (receiving stage's, sending stage's).
+std::pair<param_map, param_map> bridge_params(const graph_def& graph, const crossing_edge& c,
+                                              const std::map<std::string, std::string>& keys) {
+  auto capacity = static_cast<std::int64_t>(c.edge.capacity);
+  if (c.over == crossing_edge::transport::shm) {
+    auto path = socket_path(graph, c);
+    return {{{"path", path}, {"capacity", capacity}}, {{"path", path}}};
+  }
+  const auto& binder = c.binding_node;
+  bool receiver_binds = binder == c.to_node;
+  auto bind_at = fmt::format("tcp://*:{}", c.port);
+  auto connect_to = fmt::format("tcp://{}:{}", graph.nodes.at(binder).host, c.port);
+  auto key = key_of(keys, binder);
+  return {{{"endpoint", receiver_binds ? bind_at : connect_to},
+           {"bind", receiver_binds},
+           {"server_key", receiver_binds ? std::string() : key},
+           {"edge", std::int64_t{c.id}},
+           {"capacity", capacity},
+           {"senders", std::int64_t{1}}},
+          {{"endpoint", receiver_binds ? connect_to : bind_at},
+           {"bind", !receiver_binds},
+           {"server_key", receiver_binds ? key : std::string()},
+           {"edge", std::int64_t{c.id}}}};
+}
+
+stage_def bridge_stage(const stage_spec& spec, std::string name, const std::string& node,
+                       const crossing_edge& c, param_map params) {
+  stage_def s;
+  s.name = std::move(name);
+  s.type = spec.type;
+  s.spec = &spec;
+  s.node = node;
+  s.on_error = error_policy::fail;  // a broken edge ends the run; restarting cannot mend it
+  s.where = c.edge.where;
+  s.values = bridge_values(spec, std::move(params));
+  return s;
+}
+
 }  // namespace
 
 bool graph_split::is_bridge(std::string_view stage) const {
@@ -60,7 +108,13 @@ graph_split split_graph(const graph_def& graph) {
       c.from_node = producer.node;
       c.to_node = consumer.node;
       c.binding_node = consumer.node.empty() ? producer.node : consumer.node;
-      c.port = next_port[c.binding_node]++;
+      bool one_host = !producer.node.empty() && !consumer.node.empty() &&
+                      graph.nodes.at(producer.node).host == graph.nodes.at(consumer.node).host;
+      if (one_host) {
+        c.over = crossing_edge::transport::shm;
+      } else {
+        c.port = next_port[c.binding_node]++;
+      }
       c.sender_stage = edge_text(e) + "/send";
       c.receiver_stage = edge_text(e) + "/receive";
       split.crossings.push_back(std::move(c));
@@ -71,58 +125,30 @@ graph_split split_graph(const graph_def& graph) {
 graph_def part_of(const graph_def& graph, const graph_split& split, const std::string& node,
                   const stage_registry& registry,
                   const std::map<std::string, std::string>& public_keys) {
-  const auto& source_spec = bridge_spec(registry, "zmq_source");
-  const auto& sink_spec = bridge_spec(registry, "zmq_sink");
   graph_def part = graph;
-  part.stages.clear();
   std::vector<stage_def> receivers, senders;
   std::map<std::pair<std::string, std::string>, const crossing_edge*> entering;  // (stage, port)
   for (const auto& c : split.crossings) {
-    const auto& binder = c.binding_node;
-    const auto& host = graph.nodes.at(binder).host;
-    bool receiver_binds = binder == c.to_node;
-    std::string bind_at = fmt::format("tcp://*:{}", c.port);
-    std::string connect_to = fmt::format("tcp://{}:{}", host, c.port);
+    if (c.to_node != node && c.from_node != node) continue;
+    bool shm = c.over == crossing_edge::transport::shm;
+    auto [receiving, sending] = bridge_params(graph, c, public_keys);
     const auto& producer = *graph.find(c.edge.from_stage);
-    auto out_port = *producer.spec->output_index(c.edge.from_port);
-    auto carried = producer.output_types.at(out_port);
+    auto carried = producer.output_types.at(*producer.spec->output_index(c.edge.from_port));
     if (c.to_node == node) {
-      stage_def r;
-      r.name = c.receiver_stage;
-      r.type = source_spec.type;
-      r.spec = &source_spec;
-      r.node = node;
-      r.on_error = error_policy::fail;
-      r.where = c.edge.where;
+      auto r = bridge_stage(bridge_spec(registry, shm ? "shm_source" : "zmq_source"),
+                            c.receiver_stage, node, c, std::move(receiving));
       r.output_types = {carried};
-      r.values = bridge_values(
-          source_spec, {{"endpoint", receiver_binds ? bind_at : connect_to},
-                        {"bind", receiver_binds},
-                        {"server_key", receiver_binds ? std::string() : key_of(public_keys, binder)},
-                        {"edge", std::int64_t{c.id}},
-                        {"capacity", static_cast<std::int64_t>(c.edge.capacity)},
-                        {"senders", std::int64_t{1}}});
       receivers.push_back(std::move(r));
       entering[{c.edge.to_stage, c.edge.to_port}] = &c;
     }
     if (c.from_node == node) {
-      stage_def s;
-      s.name = c.sender_stage;
-      s.type = sink_spec.type;
-      s.spec = &sink_spec;
-      s.node = node;
-      s.on_error = error_policy::fail;
-      s.where = c.edge.where;
+      auto s = bridge_stage(bridge_spec(registry, shm ? "shm_sink" : "zmq_sink"), c.sender_stage,
+                            node, c, std::move(sending));
       s.input_types = {carried};
-      s.values = bridge_values(
-          sink_spec, {{"endpoint", receiver_binds ? connect_to : bind_at},
-                      {"bind", !receiver_binds},
-                      {"server_key", receiver_binds ? key_of(public_keys, binder) : std::string()},
-                      {"edge", std::int64_t{c.id}}});
       edge_def in = c.edge;
       in.to_stage = s.name;
       in.to_port = "in";
-      // The wire carries host memory: a producer on a device hands its tensors over first.
+      // Between processes travels host memory: a producer on a device hands its tensors over.
       in.transfer = graph.device_of(producer).caps.memory_space != host_memory_space;
       s.inputs = {std::move(in)};
       senders.push_back(std::move(s));

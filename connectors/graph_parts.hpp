@@ -11,6 +11,10 @@
 // connects. Stages without `node` run in the coordinator's process (node ""), which has no
 // address: an edge from a node into the coordinator is the other way round (the node's zmq_sink
 // binds, the coordinator's zmq_source connects).
+//
+// Two nodes whose addresses name the same host (several processes on one machine) are joined by
+// shared memory instead: an `shm_sink` → `shm_source` pair over a unix socket in the temporary
+// folder (connectors/shm_channel.hpp), so large tensors cross without a copy.
 #pragma once
 
 #include <cstdint>
@@ -24,13 +28,15 @@
 namespace loom {
 
 struct crossing_edge {
+  enum class transport { zmq, shm };
   std::uint32_t id = 0;        // the edge id in the data plane's frames
   edge_def edge;               // as the graph has it
+  transport over = transport::zmq;
   std::string from_node, to_node;
   std::string binding_node;    // the one of the two that binds (it has an address)
-  int port = 0;                // where it binds, on binding_node's host
-  std::string sender_stage;    // the zmq_sink on from_node
-  std::string receiver_stage;  // the zmq_source on to_node
+  int port = 0;                // zmq: where it binds, on binding_node's host
+  std::string sender_stage;    // the zmq_sink (shm_sink) on from_node
+  std::string receiver_stage;  // the zmq_source (shm_source) on to_node
 };
 
 struct graph_split {

@@ -160,6 +160,36 @@ BOOST_AUTO_TEST_CASE(edges_between_nodes_become_a_zmq_pair_that_keeps_capacity_a
   BOOST_TEST(!split.is_bridge("sink"));
 }
 
+BOOST_AUTO_TEST_CASE(nodes_on_one_host_are_joined_by_shared_memory) {
+  loaded l(R"(
+[graph]
+name = "one_host"
+version = 1
+[nodes.a]
+address = "tcp://127.0.0.1:7000"
+[nodes.b]
+address = "tcp://127.0.0.1:7100"
+[stages.src]
+type = "synthetic_source"
+node = "a"
+[stages.sink]
+type = "null_sink"
+node = "b"
+inputs.in = { from = "src.out", capacity = 7 }
+)");
+  auto split = split_graph(l.graph);
+  BOOST_TEST_REQUIRE(split.crossings.size() == 1u);
+  BOOST_TEST((split.crossings[0].over == crossing_edge::transport::shm));
+  auto on_a = part_of(l.graph, split, "a", l.registry, {});
+  auto on_b = part_of(l.graph, split, "b", l.registry, {});
+  const auto& send = find_stage(on_a, "src.out->sink.in/send");
+  const auto& receive = find_stage(on_b, "src.out->sink.in/receive");
+  BOOST_TEST(send.type == "shm_sink");
+  BOOST_TEST(receive.type == "shm_source");
+  BOOST_TEST(send.values.string("path") == receive.values.string("path"));
+  BOOST_TEST(receive.values.integer("capacity") == 7);
+}
+
 BOOST_AUTO_TEST_CASE(control_messages_round_trip) {
   control::deploy d{"b", "[graph]\nname = \"x\"\n", "/srv/g.toml", {"src.count=3", "a.b=\"c\""},
                     {{"a", std::string(40, 'k')}}};
@@ -244,6 +274,7 @@ BOOST_AUTO_TEST_CASE(the_parts_stats_make_one_summary_and_a_lost_node_loses_what
   const auto& edge = merged.edges.at("src.out -> hop.in");
   BOOST_TEST(edge.dropped == 2u);
   BOOST_TEST(edge.lost == 8u);
+  BOOST_TEST(edge.transport == "tcp");
   BOOST_TEST(merged.edges.at("src.out -> tap.in").lost == 10u);
   BOOST_TEST(merged.edges.count("src.out -> src.out->hop.in/send.in") == 0u);
   BOOST_TEST(merged.nodes.at("b").outcome == "lost");

@@ -44,17 +44,22 @@ struct scratch {
   }
 };
 
-std::string nodes_table(int count) {
+// Nodes n1..nCOUNT: one per namespace at port 7000, or all on this host's loopback at `port`,
+// `port` + 100, ... (then every edge between them is shared memory).
+std::string nodes_table(int count, int loopback_port = 0) {
   std::string out;
   for (int i = 1; i <= count; ++i)
-    out += fmt::format("[nodes.n{}]\naddress = \"tcp://{}:7000\"\n\n", i, netns_cluster::address(i));
+    out += loopback_port == 0
+               ? fmt::format("[nodes.n{}]\naddress = \"tcp://{}:7000\"\n\n", i, netns_cluster::address(i))
+               : fmt::format("[nodes.n{}]\naddress = \"tcp://127.0.0.1:{}\"\n\n", i,
+                             loopback_port + 100 * (i - 1));
   return out;
 }
 
 // Text -> tokens -> text encoder -> MoE backbone -> painter -> PNGs. With `spread`: the text
 // side on n1, the backbone's router and shard 0 on n2 and shard 1 on n3, the painter on n3, the
 // PNGs written by the coordinator; without, everything in one process.
-std::string painting_graph(const fs::path& out, bool spread) {
+std::string painting_graph(const fs::path& out, bool spread, int loopback_port = 0) {
   auto on = [&](const char* node) { return spread ? fmt::format("node = \"{}\"\n", node) : ""; };
   return fmt::format(R"([graph]
 name = "painting"
@@ -114,7 +119,7 @@ type = "image_sink"
 path = "{out}/image_{{sequence:03}}.png"
 inputs.in = "painter.out"
 )",
-                     fmt::arg("nodes", spread ? nodes_table(3) : ""), fmt::arg("n1", on("n1")),
+                     fmt::arg("nodes", spread ? nodes_table(3, loopback_port) : ""), fmt::arg("n1", on("n1")),
                      fmt::arg("n2", on("n2")), fmt::arg("n3", on("n3")),
                      fmt::arg("n3shard", spread ? ", node = \"n3\"" : ""),
                      fmt::arg("model", model.string()), fmt::arg("out", out.string()));
@@ -251,6 +256,30 @@ inputs.in = "src.out"
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// No namespaces needed: three nodes on this host's loopback, joined by shared memory.
+BOOST_AUTO_TEST_CASE(nodes_on_one_host_share_memory_and_paint_what_one_process_paints) {
+  scratch s;
+  const int port = 21000 + getpid() % 200 * 100 % 20000;
+  std::vector<std::unique_ptr<loom::test::background_process>> nodes;
+  for (int i = 0; i < 3; ++i)
+    nodes.push_back(std::make_unique<loom::test::background_process>(std::vector<std::string>{
+        loom_bin, "node", "--listen", fmt::format("tcp://127.0.0.1:{}", port + 100 * i),
+        "--insecure", "--once"}));
+  auto spread = s.write("spread.toml", painting_graph(s.dir / "spread", true, port));
+  auto run = loom::test::run_process({loom_bin, "run", spread.string(), "--insecure", "--stats", "json"});
+  BOOST_TEST_REQUIRE(run.exit_code == 0, run.err);
+  auto stats = run.last_line();
+  BOOST_TEST(stats.find("\"transport\": \"shm\"") != std::string::npos, stats);
+  BOOST_TEST(stats.find("\"save\": {\"packets\": 3") != std::string::npos, stats);
+  auto single = s.write("single.toml", painting_graph(s.dir / "single", false));
+  BOOST_TEST_REQUIRE(loom::test::run_process({loom_bin, "run", single.string()}).exit_code == 0);
+  for (int i = 0; i < 3; ++i) {
+    auto name = fmt::format("image_{:03}.png", i);
+    BOOST_TEST((pixels_of(s.dir / "spread" / name) == pixels_of(s.dir / "single" / name)), name);
+  }
+  for (auto& n : nodes) BOOST_TEST_REQUIRE(n->wait(std::chrono::seconds(10)).has_value());
+}
 
 // No namespaces needed: a node on loopback, and a test that speaks to it as a hostile or
 // mismatched coordinator would.

@@ -12,6 +12,8 @@ stage_spec matmul_spec();
 stage_spec concat_rows_spec();
 stage_spec zmq_source_spec();
 stage_spec zmq_sink_spec();
+stage_spec shm_source_spec();
+stage_spec shm_sink_spec();
 
 void register_builtin_stages(stage_registry& registry) {
   registry.add(synthetic_source_spec());
@@ -21,6 +23,8 @@ void register_builtin_stages(stage_registry& registry) {
   registry.add(concat_rows_spec());
   registry.add(zmq_source_spec());
   registry.add(zmq_sink_spec());
+  registry.add(shm_source_spec());
+  registry.add(shm_sink_spec());
   register_model_stages(registry);
   register_media_stages(registry);
 }
