@@ -33,6 +33,7 @@
 #include "connectors/zmq_frames.hpp"
 #include "graphs/load.hpp"
 #include "stages/registry.hpp"
+#include "graph_threads.hpp"
 
 using namespace std::chrono_literals;
 using loom::packet;
@@ -41,99 +42,10 @@ namespace wire = loom::wire;
 
 namespace {
 
-// ---- a sink that keeps what it receives, by the name given in its `into` parameter ----
+using namespace loom::test;
 
-std::mutex recorded_mutex;
-std::map<std::string, std::vector<packet_ptr>> recorded;
-
-std::vector<packet_ptr> recording(const std::string& into) {
-  std::lock_guard lock(recorded_mutex);
-  return recorded[into];
-}
-
-class record_sink final : public loom::stage {
- public:
-  void process(loom::stage_context& ctx) override {
-    std::lock_guard lock(recorded_mutex);
-    recorded[ctx.params().string("into")].push_back(ctx.input_ptr("in"));
-  }
-};
-
-loom::stage_registry& registry() {
-  static loom::stage_registry r = [] {
-    auto made = loom::stage_registry::with_builtins();
-    loom::stage_spec spec;
-    spec.type = "record_sink";
-    spec.summary = "keeps packets for the test";
-    spec.inputs = {{"in", "any", {}}};
-    spec.params = {loom::string_param("into", std::nullopt, "recording name")};
-    spec.make = [] { return std::make_unique<record_sink>(); };
-    made.add(spec, "test");
-    return made;
-  }();
-  return r;
-}
-
-// ---- running graphs ----
-
-struct run {
-  loom::run_result result;
-  std::vector<std::string> log;
-  double seconds = 0;
-};
-
-class graph_thread {
- public:
-  explicit graph_thread(const std::string& toml) {
-    auto loaded = loom::load_graph_text(toml, "test.toml", {}, registry());
-    if (!loaded.graph) {
-      std::string errors;
-      for (const auto& d : loaded.errors) errors += format(d) + "\n";
-      BOOST_FAIL("graph did not load:\n" << errors << toml);
-    }
-    graph_ = std::make_unique<loom::graph_def>(std::move(*loaded.graph));
-    future_ = std::async(std::launch::async, [this] {
-      run out;
-      auto log = std::make_shared<std::mutex>();
-      loom::run_options options;
-      options.log = [&out, log](const std::string& line) {
-        std::lock_guard lock(*log);
-        out.log.push_back(line);
-      };
-      const auto began = std::chrono::steady_clock::now();
-      out.result = loom::run_graph(*graph_, options);
-      out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
-      return out;
-    });
-  }
-
-  run wait(std::chrono::seconds limit = 15s) {
-    BOOST_REQUIRE_MESSAGE(future_.wait_for(limit) == std::future_status::ready,
-                          "the graph did not finish within " << limit.count() << " s");
-    return future_.get();
-  }
-
- private:
-  std::unique_ptr<loom::graph_def> graph_;
-  std::future<run> future_;
-};
-
-std::string failures(const run& r) {
-  std::string out;
-  for (const auto& f : r.result.failures) out += f + "\n";
-  for (const auto& l : r.log) out += "log: " + l + "\n";
-  return out;
-}
-
-void require_completed(const run& r) {
+void require_completed(const graph_run& r) {
   BOOST_REQUIRE_MESSAGE(r.result.status == loom::run_result::outcome::completed, failures(r));
-}
-
-std::uint64_t counter(const run& r, const std::string& stage, const std::string& name) {
-  const auto& counters = r.result.stats.stages.at(stage).counters;
-  auto it = counters.find(name);
-  BOOST_REQUIRE_MESSAGE(it != counters.end(), "stage " << stage << " has no counter " << name);
-  return it->second.at(0);
 }
 
 // ---- endpoints ----
@@ -272,14 +184,6 @@ std::string expect_error(raw_socket& peer) {
     BOOST_REQUIRE(std::holds_alternative<wire::peer_error>(f));
     return std::get<wire::peer_error>(f).message;
   }
-}
-
-// The byte pattern synthetic_source writes: each byte is the low byte of its offset.
-bool has_synthetic_pattern(const loom::tensor& t) {
-  const auto* bytes = t.raw();
-  for (std::size_t i = 0; i < t.nbytes(); ++i)
-    if (bytes[i] != static_cast<std::byte>(i & 0xff)) return false;
-  return true;
 }
 
 // `extra` goes into the source's table, `tx` into the zmq_sink's, `edge` into its input edge.
