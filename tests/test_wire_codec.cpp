@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "connectors/wire_codec.hpp"
+#include "patterned_tensor.hpp"
 
 namespace lw = loom::wire;
 using loom::buffer;
@@ -20,17 +21,8 @@ using loom::tensor;
 
 namespace {
 
-// A dense tensor whose bytes follow a pattern that differs per `seed`.
-tensor patterned(dtype type, shape_t shape, unsigned seed) {
-  auto t = tensor::zeros(type, shape);
-  for (std::size_t i = 0; i < t.nbytes(); ++i)
-    t.raw()[i] = static_cast<std::byte>((seed * 131 + i * 31 + i / 7) & 0xff);
-  return t;
-}
-
-std::vector<std::byte> bytes_of(const tensor& t) {
-  return std::vector<std::byte>(t.raw(), t.raw() + t.nbytes());
-}
+using loom::test::bytes_of;
+using loom::test::patterned;
 
 // A copy of `source` starting `misalign` bytes past an aligned address, as a received frame
 // may be.

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "connectors/zmq_frames.hpp"
+#include "patterned_tensor.hpp"
 
 namespace lw = loom::wire;
 using loom::buffer;
@@ -22,16 +23,8 @@ using loom::tensor;
 
 namespace {
 
-tensor patterned(dtype type, shape_t shape, unsigned seed) {
-  auto t = tensor::zeros(type, shape);
-  for (std::size_t i = 0; i < t.nbytes(); ++i)
-    t.raw()[i] = static_cast<std::byte>((seed * 97 + i * 13 + i / 5) & 0xff);
-  return t;
-}
-
-std::vector<std::byte> bytes_of(const tensor& t) {
-  return std::vector<std::byte>(t.raw(), t.raw() + t.nbytes());
-}
+using loom::test::bytes_of;
+using loom::test::patterned;
 
 // A context and a connected pair of sockets, closed in order.
 struct socket_pair {
