@@ -17,10 +17,6 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-std::string edge_name(const edge_def& e) {
-  return fmt::format("{}.{} -> {}.{}", e.from_stage, e.from_port, e.to_stage, e.to_port);
-}
-
 std::function<void(const std::string&)> serialized(std::function<void(const std::string&)> log) {
   auto mutex = std::make_shared<std::mutex>();
   if (!log) log = [](const std::string& line) { std::fprintf(stderr, "loom: %s\n", line.c_str()); };
@@ -107,7 +103,7 @@ class topology {
     auto index = static_cast<std::uint32_t>(out.links.size());
     auto lane = static_cast<std::uint32_t>(in.lanes.size());
     out.links.push_back({actors_[consumer.name][to], static_cast<std::uint32_t>(port), lane,
-                         edge.capacity, edge.policy, edge_name(edge)});
+                         edge.capacity, edge.policy, edge_label(edge)});
     in.lanes.push_back({actors_[producer.name][from], index});
     return index;
   }
@@ -133,7 +129,7 @@ run_stats summarize(const graph_def& graph, const std::vector<std::shared_ptr<re
     st.replicas = s.replicas;
     if (s.batch) st.batches = 0;
     for (const auto& e : s.inputs) {
-      auto& es = stats.edges[edge_name(e)];
+      auto& es = stats.edges[edge_label(e)];
       es.policy = std::string(name_of(e.policy));
       es.capacity = e.capacity;
     }
@@ -169,12 +165,12 @@ run_stats summarize(const graph_def& graph, const std::vector<std::shared_ptr<re
     }
     const auto& inputs = graph.find(r->stage)->inputs;
     for (std::size_t port = 0; port < r->bytes_transferred.size(); ++port) {
-      stats.edges[edge_name(inputs.at(port))].bytes_transferred += r->bytes_transferred[port];
+      stats.edges[edge_label(inputs.at(port))].bytes_transferred += r->bytes_transferred[port];
       stats.bytes_copied += r->bytes_transferred[port];
     }
   }
   for (const auto& s : graph.stages)
-    for (const auto& e : s.inputs) stats.stages[s.name].dropped += stats.edges[edge_name(e)].dropped;
+    for (const auto& e : s.inputs) stats.stages[s.name].dropped += stats.edges[edge_label(e)].dropped;
   for (auto& [name, st] : stats.stages) {
     st.cpus = cpus[name].cpus();
     if (st.batches && *st.batches > 0)

@@ -7,12 +7,6 @@
 namespace loom {
 namespace {
 
-// As the runtime names edges in its stats.
-std::string edge_name(const std::string& from, const std::string& from_port, const std::string& to,
-                      const std::string& to_port) {
-  return fmt::format("{}.{} -> {}.{}", from, from_port, to, to_port);
-}
-
 std::string outcome_name(run_result::outcome o) {
   switch (o) {
     case run_result::outcome::completed: return "completed";
@@ -60,8 +54,14 @@ run_stats merge_part_stats(const graph_def& graph, const graph_split& split,
     }
   for (const auto& c : split.crossings) {
     const auto& e = c.edge;
-    auto sending = edge_name(e.from_stage, e.from_port, c.sender_stage, "in");
-    auto receiving = edge_name(c.receiver_stage, "out", e.to_stage, e.to_port);
+    // The two halves as the parts named them: into the sender, out of the receiver.
+    edge_def into_sender = e, out_of_receiver = e;
+    into_sender.to_stage = c.sender_stage;
+    into_sender.to_port = "in";
+    out_of_receiver.from_stage = c.receiver_stage;
+    out_of_receiver.from_port = "out";
+    auto sending = edge_label(into_sender);
+    auto receiving = edge_label(out_of_receiver);
     edge_stats whole;
     whole.transport = c.over == crossing_edge::transport::shm ? "shm" : "tcp";
     whole.policy = std::string(name_of(e.policy));
@@ -88,7 +88,7 @@ run_stats merge_part_stats(const graph_def& graph, const graph_split& split,
     }
     merged.edges.erase(sending);
     merged.edges.erase(receiving);
-    merged.edges[edge_name(e.from_stage, e.from_port, e.to_stage, e.to_port)] = whole;
+    merged.edges[edge_label(e)] = whole;
   }
   add_costs(graph, merged);
   return merged;

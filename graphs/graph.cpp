@@ -7,6 +7,10 @@
 
 namespace loom {
 
+std::string edge_label(const edge_def& e) {
+  return fmt::format("{}.{} -> {}.{}", e.from_stage, e.from_port, e.to_stage, e.to_port);
+}
+
 std::string_view name_of(full_policy policy) {
   switch (policy) {
     case full_policy::block: return "block";

@@ -61,6 +61,9 @@ struct edge_def {
   source_position where;
 };
 
+// How stats, logs and messages name an edge: "producer.port -> consumer.port".
+std::string edge_label(const edge_def& e);
+
 struct device_def {
   std::string name;
   std::string kind;        // a registered device kind: "cpu", "cuda", "emu", ...
