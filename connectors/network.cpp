@@ -16,12 +16,10 @@ namespace {
 std::mutex current_mutex;
 std::shared_ptr<network> current;
 
-// ZeroMQ receives every frame into fresh malloc'd memory, and loom holds up to an edge's capacity
-// of them while the stages work. With glibc's default thresholds, memory freed at the top of the
-// I/O thread's arena goes back to the kernel and the next frames fault it in again; the 1 MiB
-// edge's throughput fell with the fault count (docs/benchmarks.md, bench_tcp_edge). Keeping freed
-// memory for reuse (trim above 256 MiB, frames up to 32 MiB from the heap) costs resident memory
-// that the next frames use anyway.
+}  // namespace
+
+// The 1 MiB edge's throughput fell with the page-fault count (docs/benchmarks.md,
+// bench_tcp_edge): trim above 256 MiB, frames up to 32 MiB from the heap.
 void keep_freed_memory_for_frames() {
   static std::once_flag once;
   std::call_once(once, [] {
@@ -29,8 +27,6 @@ void keep_freed_memory_for_frames() {
     mallopt(M_MMAP_THRESHOLD, 32 << 20);
   });
 }
-
-}  // namespace
 
 network::network(network_settings settings) : settings_(std::move(settings)) {
   check_security(settings_.secured);

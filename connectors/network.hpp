@@ -64,6 +64,13 @@ class network {
 network& process_network();
 std::shared_ptr<network> shared_process_network();
 
+// Makes glibc keep freed memory for ZeroMQ's receive frames (configure_network does it): frames
+// are malloc'd by the I/O thread, and loom keeps up to an edge's capacity of them alive, so with
+// glibc's default thresholds the freed top of the heap goes back to the kernel and the next frames
+// fault it in again. Trades resident memory (what the next frames use anyway) for speed; a
+// process-wide choice, made once.
+void keep_freed_memory_for_frames();
+
 // This host's boot id (/proc/sys/kernel/random/boot_id), "" where there is none.
 const std::string& host_boot_id();
 
