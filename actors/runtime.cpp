@@ -37,9 +37,8 @@ class topology {
            caf::actor coordinator, const std::function<void(const std::string&)>& log)
       : graph_(graph) {
     for (const auto& s : graph.stages) {
-      // Pinned cores, a GPU's stream: such stages get a thread of their own.
       const auto& declared = graph.device_of(s);
-      bool own_thread = !declared.cores.empty() || declared.kind != "cpu" || s.spec->blocking;
+      const bool own_thread = runs_on_own_thread(graph, s);
       auto& replicas = actors_[s.name];
       auto& plans = plans_[s.name];
       for (int r = 0; r < s.replicas; ++r) {
@@ -336,7 +335,7 @@ class coordinator {
   std::function<void(const std::string&)> log_;
   clock::time_point started_ = clock::now();
   caf::actor_system_config config_;
-  caf::actor_system system_{tune_scheduler(config_)};
+  caf::actor_system system_{tune_scheduler(config_, graph_)};
   caf::scoped_actor self_;
   topology topo_;
   std::map<caf::actor_addr, std::string> alive_;  // replicas that have not finished

@@ -1,16 +1,36 @@
-// The CAF scheduler settings a run uses.
+// The CAF scheduler settings a run uses: how many workers, and how long idle ones poll.
 #pragma once
+
+#include <cstddef>
 
 #include <caf/actor_system_config.hpp>
 
+#include "graphs/graph.hpp"
+
 namespace loom {
 
+// Pinned cores, a GPU's stream, a stage that blocks in its calls: such a stage's replicas get a
+// thread of their own instead of running on the scheduler's workers.
+bool runs_on_own_thread(const graph_def& graph, const stage_def& stage);
+
+// One worker per replica that runs on the workers, at least one, at most `cores`. CAF's own
+// default, max(4, cores), gives a 2-core machine 4 workers; and every message sent from a thread
+// that is not a worker (a stage on its own thread) goes to the next worker in turn, so each
+// worker wakes and polls in its turn. A worker beyond the number of actors that can run at once
+// adds only those wake-ups: zmq_source on its own thread feeding one sink actor kept 4 workers
+// busy waking on 2 cores (bench_tcp_edge).
+std::size_t scheduler_workers(const graph_def& graph, std::size_t cores);
+
 // CAF's work-stealing workers poll for work for a while before they sleep on a condition
-// variable: 100 tries in a tight loop, then 500 tries 50 µs apart (25 ms). While a pinned stage
-// computes for tens of milliseconds the idle workers keep waking on its core every 50 µs and
-// preempt it: two pinned MoE shards ran at half to two-thirds of their speed. So workers go to
-// the condition variable after 20 of the 50 µs tries (1 ms); work enqueued for a sleeping worker
-// still wakes it at once, so latency does not grow.
-caf::actor_system_config& tune_scheduler(caf::actor_system_config& config);
+// variable: 100 tries in a tight loop (under a microsecond), then 500 tries 50 µs apart (25 ms).
+// Those 50 µs naps are a timer and two thread switches each: while a pinned stage computes for
+// tens of milliseconds the idle workers keep waking on its core and preempt it (two pinned MoE
+// shards ran at half to two-thirds of their speed), and a stream of packets a few hundred µs
+// apart pays for several naps per packet (a 1 MiB edge over TCP, bench_tcp_edge: 3.4 GB/s with
+// 20 naps, 4.5 with none). So a worker spins 1000 tries (about 6 µs on this project's CI
+// machine), catching the reply that often follows a job at once, then goes straight to the
+// condition variable; work enqueued for a sleeping worker wakes it at once. Workers:
+// scheduler_workers(graph, the machine's hardware threads).
+caf::actor_system_config& tune_scheduler(caf::actor_system_config& config, const graph_def& graph);
 
 }  // namespace loom
