@@ -2,15 +2,18 @@
 // plane"). The socket and every piece of state live under one mutex, and whichever thread holds
 // it uses the socket (ZeroMQ sockets are not thread-safe, but may change threads between calls).
 // On the hot path the stage's thread does all the work itself, with no thread switch: push()
-// reads the credit that came in and sends its packet, take() reads every packet that came in
-// (ZMQ_DONTWAIT, until none is left) and gives back credit, and a call that has to wait sleeps in
-// poll() on the socket's ZMQ_FD. The channel's thread keeps the timers (heartbeats, silence) and
-// serves the socket while the stage is busy elsewhere; it watches the socket only then, and when
-// it changed something a waiting stage must see, it wakes the stage through an eventfd.
+// sends its packet (reading the credit that came in only when the credit it knows of ran out),
+// take() reads every packet that came in (ZMQ_DONTWAIT, until none is left) and gives back
+// credit, and a call that has to wait sleeps in poll() on the socket's ZMQ_FD. The channel's
+// thread keeps the timers (heartbeats, silence, credit that lingers) and serves the socket while
+// the stage is busy elsewhere; it watches the socket only then, and when it changed something a
+// waiting stage must see, it wakes the stage through an eventfd.
 //
-// ZMQ_FD only says "something may have changed": whoever uses the socket last reads it until it
-// is empty (or, after a bounded round, wakes the channel's thread to go on), so an arrival whose
-// signal another call consumed is never left unread until the next timer.
+// ZMQ_FD only says "something may have changed", and any call on the socket may consume that
+// signal. So a wait on it starts only right after a read that found the socket empty, and the
+// channel's thread reads at every round, woken or not (at least every poll_interval): what a
+// stage's call leaves unread waits at most that long. On this path a system call counts: a read
+// that finds nothing costs ZeroMQ two (bench_tcp_edge, docs/benchmarks.md).
 #include "connectors/edge_channel.hpp"
 
 #include <poll.h>
@@ -50,6 +53,9 @@ constexpr int messages_per_round = 512;
 constexpr auto bye_grace = 100ms;
 // How long a send that met ZeroMQ's high-water mark waits before it tries again.
 constexpr auto busy_retry = 1ms;
+// Credit short of a batch goes back once its sender has sent nothing for this long: at the end of
+// a stream (its sender waits for every credit before its bye) or in a pause.
+constexpr auto credit_linger = 5ms;
 
 std::int64_t ms(clock::duration d) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
@@ -75,6 +81,9 @@ struct edge_channel::impl {
   mutable std::mutex mutex;
   void* socket = nullptr;
   bool stage_waiting = false;  // the stage's thread sleeps in wait_for_news
+  // The last call on the socket was a read that found it empty, so ZMQ_FD will signal what comes
+  // next: a wait may start without reading again. Any other call may consume the signal.
+  bool read_to_empty = false;
   std::uint64_t frames_read = 0;
   struct arrival {
     std::string peer;
@@ -176,6 +185,7 @@ struct edge_channel::impl {
     pollfd fds[2] = {{socket_fd, POLLIN, 0}, {stage_fd, POLLIN, 0}};
     ::poll(fds, 2, static_cast<int>(left.count()));
     if (fds[1].revents & POLLIN) clear(stage_fd);
+    if (fds[0].revents & POLLIN) read_to_empty = false;
     lock.lock();
     stage_waiting = false;
   }
@@ -250,14 +260,17 @@ struct edge_channel::impl {
     return input_waiting();
   }
 
-  bool input_waiting() const {
+  bool input_waiting() {
     int events = 0;
     std::size_t size = sizeof events;
-    return zmq_getsockopt(socket, ZMQ_EVENTS, &events, &size) == 0 && (events & ZMQ_POLLIN);
+    const bool waiting =
+        zmq_getsockopt(socket, ZMQ_EVENTS, &events, &size) != 0 || (events & ZMQ_POLLIN);
+    read_to_empty = !waiting;
+    return waiting;
   }
 
-  // Socket work on the stage's thread ends here: what its calls left unread is read now, or by
-  // the channel's thread, woken for it.
+  // The stage's thread reads what the socket holds; a flood beyond one round is left to the
+  // channel's thread, woken for it.
   void settle() {
     if (receive_available()) wake();
   }
@@ -271,7 +284,11 @@ struct edge_channel::impl {
 
   // One message from the socket, handled; false when none was waiting.
   bool receive_one() {
-    if (!read_one()) return false;
+    read_to_empty = false;
+    if (!read_one()) {
+      read_to_empty = true;
+      return false;
+    }
     ++frames_read;
     return true;
   }
@@ -378,6 +395,7 @@ struct edge_channel::impl {
                                   "a sender sends one packet per credit",
                                   p.name, p.granted, p.received));
       ++p.received;
+      p.packet = p.heard;
       raise_peak(p.held(options.capacity));
       packets.fetch_add(1);
       auto& value = f->value;
@@ -453,6 +471,7 @@ struct edge_channel::impl {
   // ---- sending ----
 
   send_result send_to(const std::string& id, const wire::encoded_message& message) {
+    read_to_empty = false;
     if (options.bind) {
       zmq_msg_t identity;
       zmq_msg_init_size(&identity, id.size());
@@ -487,12 +506,16 @@ struct edge_channel::impl {
     }
   }
 
-  // Credits for taken packets go back in batches: half the capacity at a time, or all that is
-  // owed once nothing is left queued.
+  // Credits for taken packets go back in batches of half the capacity, so a sender faster than
+  // its receiver costs one credit frame per batch, not one per take. A sender never starves on a
+  // batch: one out of credit has `capacity` packets here, and once they are taken they are a
+  // batch and more. What is owed short of a batch goes back after credit_linger of quiet.
   void give_credit_back() {
     const std::uint64_t batch = std::max<std::uint64_t>(1, options.capacity / 2);
+    const auto now = clock::now();
     for (auto& [id, p] : peers)
-      if (p.owed > 0 && (p.owed >= batch || queue.empty())) grant(id, p, p.owed);
+      if (p.owed > 0 && (p.owed >= batch || now - p.packet >= credit_linger))
+        grant(id, p, p.owed);
   }
 
   // Sends `message` to the next receiver with credit after the one served last; false when
@@ -592,7 +615,7 @@ std::vector<packet_ptr> edge_channel::take(std::chrono::milliseconds wait) {
   std::unique_lock lock(c.mutex);
   for (;;) {
     if (!c.failure.empty()) c.throw_failure();
-    c.guarded([&] { c.settle(); });
+    if (!c.read_to_empty) c.guarded([&] { c.settle(); });
     if (!c.queue.empty() || !c.failure.empty() || clock::now() >= deadline) break;
     c.wait_for_news(lock, deadline);
   }
@@ -604,11 +627,7 @@ std::vector<packet_ptr> edge_channel::take(std::chrono::milliseconds wait) {
     taken.push_back(std::move(arrival.value));
   }
   c.queue.clear();
-  if (!c.leaving)
-    c.guarded([&] {
-      c.give_credit_back();
-      c.settle();
-    });
+  if (!c.leaving) c.guarded([&] { c.give_credit_back(); });
   return taken;
 }
 
@@ -633,10 +652,13 @@ bool edge_channel::push(const packet& p, std::chrono::milliseconds wait) {
     if (!c.failure.empty()) c.throw_failure();
     bool busy = false;
     sent = c.guarded([&] {
-      c.receive_available();  // credit that came in since the channel's thread last looked
-      const bool done = c.send_packet(message, busy);
-      c.settle();
-      return done;
+      // Credit that came in is read only when the credit known runs out: a receive that finds
+      // nothing costs ZeroMQ two system calls. What this call leaves unread, the channel's thread
+      // reads at its next round.
+      if (c.send_packet(message, busy)) return true;
+      if (c.read_to_empty) return false;  // nothing came in since the socket was read empty
+      c.receive_available();
+      return c.send_packet(message, busy);
     });
     if (sent || clock::now() >= deadline) break;
     c.wait_for_news(lock, busy ? std::min(deadline, clock::now() + busy_retry) : deadline);

@@ -19,6 +19,7 @@ struct peer {
   bool same_host = false;    // equal boot ids: created_ns stays comparable
   clock::time_point heard;   // last frame received from it
   clock::time_point sent;    // last frame sent to it
+  clock::time_point packet;  // the receiving side: when its last packet arrived
   // The side that receives data: credits granted in all, packets received, credits owed back
   // (packets that left the queue, not yet granted again).
   std::uint64_t granted = 0;

@@ -606,6 +606,55 @@ BOOST_AUTO_TEST_CASE(hostile_peers_are_refused_and_counted_while_good_ones_are_s
   BOOST_TEST(in_order(by_stream[2], 50));
 }
 
+// A raw sender streams 64 packets, a millisecond apart, into a zmq_source of capacity 8 whose
+// consumer keeps up: credit comes back in batches of half the capacity, not a frame per packet,
+// and what is owed short of a batch comes back once the sender goes quiet, so that it can end.
+BOOST_AUTO_TEST_CASE(credit_comes_back_in_batches_and_the_rest_when_the_sender_is_quiet) {
+  configure_insecure();
+  const auto endpoint = ipc_endpoint();
+  graph_thread receiver(receiver_graph(endpoint, "", 8, 1, R"([stages.fast]
+type = "null_sink"
+inputs.in = "rx.out")"));
+  constexpr std::uint64_t total = 64;
+  std::uint64_t credit = 0, sent = 0, returned = 0, frames = 0;
+  raw_socket peer(ZMQ_DEALER, endpoint, false);
+  credit = handshake(peer);
+  BOOST_TEST(credit == 8u);
+  auto read_credit = [&](int wait_ms) {
+    auto got = peer.receive_frames(wait_ms);
+    if (!got) return false;
+    const auto frame = decode_frames(*got);
+    if (auto* c = std::get_if<wire::credit>(&frame)) {
+      returned += c->count;
+      credit += c->count;
+      ++frames;
+    }
+    return true;
+  };
+  // A packet a millisecond: the source takes each one alone, so a credit frame per take would be
+  // a frame per packet.
+  while (sent < total) {
+    if (credit == 0) {
+      read_credit(1000);
+      continue;
+    }
+    peer.send(wire::encode_packet(small_packet(5, sent++), 0));
+    --credit;
+    std::this_thread::sleep_for(1ms);
+    while (read_credit(0)) {
+    }
+  }
+  // The last packets leave a remainder short of a batch: it comes back after the quiet.
+  const auto deadline = std::chrono::steady_clock::now() + 2s;
+  while (returned < total && std::chrono::steady_clock::now() < deadline) read_credit(100);
+  BOOST_TEST(returned == total);
+  // 16 batches of 4 at best; a frame per packet (64) before batching. A stall of the test's
+  // thread longer than the linger can split a batch: some room for that.
+  BOOST_TEST(frames <= 24u, frames << " credit frames for " << total << " packets");
+  peer.send(wire::encode_frame(wire::bye{"done"}));
+  require_completed(receiver.wait());
+}
+
 // A raw sender spends every credit it was given while the source's consumer is asleep (so no
 // credit can come back), then sends one packet more: that one is refused, the others arrive.
 BOOST_AUTO_TEST_CASE(a_packet_beyond_credit_is_refused) {
