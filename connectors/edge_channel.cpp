@@ -125,9 +125,9 @@ struct edge_channel::impl {
       } else {
         if (!secured.is_insecure() && options.server_key.empty())
           throw std::runtime_error(fmt::format(
-              "{}: connecting to {} under CURVE needs server_key = the binding node's public "
-              "key (the `public` line of its NAME.pub), or run with --insecure",
-              options.stage, options.endpoint));
+              "connecting to {} under CURVE needs server_key = the binding node's public key "
+              "(the `public` line of its NAME.pub), or run with --insecure",
+              options.endpoint));
         configure_client(socket, secured, options.server_key);
         if (zmq_connect(socket, options.endpoint.c_str()) != 0)
           throw_zmq("cannot connect to", "; check the endpoint's spelling (tcp://HOST:PORT or "
@@ -139,8 +139,8 @@ struct edge_channel::impl {
       wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
       stage_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
       if (wake_fd < 0 || stage_fd < 0)
-        throw std::runtime_error(fmt::format("{}: cannot create an eventfd: {}", options.stage,
-                                             std::strerror(errno)));
+        throw std::runtime_error(fmt::format("cannot create an eventfd for {}: {}",
+                                             options.endpoint, std::strerror(errno)));
     } catch (...) {
       close_socket();
       throw;
@@ -159,8 +159,8 @@ struct edge_channel::impl {
   }
 
   [[noreturn]] void throw_zmq(std::string_view what, std::string_view fix = "") const {
-    throw std::runtime_error(fmt::format("{}: {} {}: {}{}", options.stage, what, options.endpoint,
-                                         zmq_strerror(zmq_errno()), fix));
+    throw std::runtime_error(
+        fmt::format("{} {}: {}{}", what, options.endpoint, zmq_strerror(zmq_errno()), fix));
   }
 
   static void signal(int fd) {
@@ -376,7 +376,7 @@ struct edge_channel::impl {
     if (options.bind) send_to(id, wire::encode_frame(net->local_hello(), options.limits));
     if (role == edge_role::receives_data) grant(id, p, options.capacity);
     answered = true;
-    log(fmt::format("{}: {} connected (node {:?}, loom {})", options.stage, p.name,
+    log(fmt::format("{} connected (node {:?}, loom {})", p.name,
                     theirs->node_name, theirs->loom_version));
   }
 
@@ -418,7 +418,7 @@ struct edge_channel::impl {
     }
     if (std::holds_alternative<wire::heartbeat>(frame)) return;
     if (auto* b = std::get_if<wire::bye>(&frame)) {
-      log(fmt::format("{}: {} said bye: {}", options.stage, p.name, b->reason));
+      log(fmt::format("{} said bye: {}", p.name, b->reason));
       const bool lost = role == edge_role::sends_data && p.in_flight() > 0;
       peers.erase(id);
       if (role == edge_role::receives_data)
@@ -456,7 +456,7 @@ struct edge_channel::impl {
     const bool first = refused_peers.find(id) == nullptr;
     if (first) {
       refused_peers.add(id, truncate(reason));
-      log(fmt::format("{}: refused {}: {}", options.stage, name, reason));
+      log(fmt::format("refused {}: {}", name, reason));
     }
     peers.erase(id);
     send_to(id, wire::encode_frame(wire::peer_error{truncate(reason)}, options.limits));
@@ -583,9 +583,9 @@ struct edge_channel::impl {
     if (!options.bind && peers.empty() && !warned_unanswered && !answered &&
         now - started >= options.silence) {
       warned_unanswered = true;
-      log(fmt::format("{}: no answer from {} after {} ms, still trying; check that the binding "
+      log(fmt::format("no answer from {} after {} ms, still trying; check that the binding "
                       "side runs{}",
-                      options.stage, options.endpoint, ms(now - started),
+                      options.endpoint, ms(now - started),
                       net->secured().is_insecure()
                           ? " and is insecure too"
                           : ", that server_key is its public key and that this node's "

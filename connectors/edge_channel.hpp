@@ -39,8 +39,9 @@ namespace loom {
 
 enum class edge_role { sends_data, receives_data };
 
+// Messages (log lines, failures) name the endpoint and the peer; the stage that holds the channel
+// names itself when it passes them on, as the runtime does for every stage's lines.
 struct edge_options {
-  std::string stage;        // the stage's name, for messages
   std::string endpoint;     // tcp://*:7001, tcp://10.0.0.2:7001, ipc:///tmp/x
   bool bind = true;         // ROUTER that peers connect to, or DEALER that connects
   std::string server_key;   // connecting under CURVE: the binding peer's public key (Z85)

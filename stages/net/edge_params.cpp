@@ -29,11 +29,9 @@ std::vector<param_spec> shared_params() {
 edge_options edge_options_of(const stage_context& ctx) {
   const auto& p = ctx.params();
   edge_options o;
-  o.stage = fmt::format("{} '{}'", ctx.spec().type, ctx.name());
   o.endpoint = p.string("endpoint");
   if (o.endpoint.empty())
-    throw std::invalid_argument(fmt::format(
-        "{}: endpoint is empty; give it tcp://HOST:PORT or ipc:///PATH", o.stage));
+    throw std::invalid_argument("endpoint is empty; give it tcp://HOST:PORT or ipc:///PATH");
   o.bind = p.boolean("bind");
   o.server_key = p.string("server_key");
   o.edge = static_cast<std::uint32_t>(p.integer("edge"));
@@ -41,9 +39,9 @@ edge_options edge_options_of(const stage_context& ctx) {
   o.silence = std::chrono::milliseconds(p.integer("silence_ms"));
   if (o.silence <= o.heartbeat)
     throw std::invalid_argument(fmt::format(
-        "{}: silence_ms ({}) must be longer than heartbeat_ms ({}), or a live but idle peer "
-        "is taken for dead; a few heartbeats' worth is usual",
-        o.stage, o.silence.count(), o.heartbeat.count()));
+        "silence_ms ({}) must be longer than heartbeat_ms ({}), or a live but idle peer is "
+        "taken for dead; a few heartbeats' worth is usual",
+        o.silence.count(), o.heartbeat.count()));
   o.log = [&ctx](const std::string& line) { ctx.log(line); };
   return o;
 }
