@@ -176,6 +176,7 @@ latencies measure_shm(std::size_t size, int rounds, int warmup, bool fresh) {
       const auto until = clock_type::now() + std::chrono::seconds(1);
       while (out.stats().held_buffers != 0 && clock_type::now() < until) std::this_thread::yield();
     }
+    out.finish();
   }
   ::close(acks[0]);
   ::waitpid(child, nullptr, 0);

@@ -419,6 +419,7 @@ struct shm_sender::state {
   mutable std::mutex mutex;
   std::condition_variable changed;
   bool open = true;
+  bool finished = false;  // finish() said so: nothing more is sent
   std::string why_closed;
   bool limits_known = false;
   receiver_limits peer;
@@ -621,6 +622,30 @@ struct shm_sender::state {
     return changed.wait_until(lock, *deadline, ready);
   }
 
+  // The message goes after every packet sent (one socket, in order); no credit needed, only
+  // room in the socket, which a receiver that stopped reading may never make.
+  bool finish(deadline_type deadline) {
+    std::unique_lock send_lock(send_mutex);
+    std::unique_lock lock(mutex);
+    std::vector<std::byte> message;
+    put_u32(message, static_cast<std::uint32_t>(shm_wire::kind::finished));
+    for (;;) {
+      if (!open) throw shm_channel_error("shm channel: cannot end the stream: " + why_closed);
+      if (finished) return true;
+      int error = 0;
+      if (send_message(socket.fd(), message.data(), message.size(), MSG_DONTWAIT, error)) {
+        finished = true;
+        return true;
+      }
+      if (error != EAGAIN && error != EWOULDBLOCK && error != ENOBUFS)
+        throw shm_channel_error("shm channel: cannot end the stream: " + errno_text(error));
+      lock.unlock();
+      const bool writable = wait_ready(socket.fd(), POLLOUT, deadline);
+      lock.lock();
+      if (!writable) return false;
+    }
+  }
+
   bool send(const packet& p, deadline_type deadline) {
     for (const auto& t : p.tensors)
       if (t.value.device() != "cpu")
@@ -631,6 +656,9 @@ struct shm_sender::state {
 
     std::unique_lock send_lock(send_mutex);
     std::unique_lock lock(mutex);
+    if (finished)
+      throw shm_channel_error(fmt::format(
+          "shm channel: packet {} sent after the stream was finished", p.sequence));
     if (!wait_until(lock, deadline, [&] { return !open || (limits_known && credits > 0); }))
       return false;
     if (!open) throw shm_channel_error("shm channel: cannot send: " + why_closed);
@@ -788,6 +816,12 @@ bool shm_sender::send_for(const packet& p, std::chrono::milliseconds timeout) {
 
 bool shm_sender::try_send(const packet& p) { return state_->send(p, clock_type::now()); }
 
+void shm_sender::finish() { state_->finish(std::nullopt); }
+
+bool shm_sender::finish_for(std::chrono::milliseconds timeout) {
+  return state_->finish(clock_type::now() + timeout);
+}
+
 shm_sender_stats shm_sender::stats() const {
   std::lock_guard lock(state_->mutex);
   auto s = state_->counts;
@@ -856,7 +890,8 @@ struct shm_receiver::state {
   std::unordered_map<std::uint64_t, std::shared_ptr<const mapping>> segments;
   std::vector<std::byte> message;
   std::vector<char> control;
-  bool ended = false;    // the sender closed
+  bool ended = false;    // the sender finished its stream
+  std::uint64_t received = 0;  // packets handed out
   std::string broken;    // why the channel stopped, after a protocol error
   std::uint32_t ungranted = 0;  // packets handed out whose credit is not yet returned
   std::uint32_t grant_batch = 1;
@@ -892,6 +927,13 @@ struct shm_receiver::state {
     throw shm_channel_error(why);
   }
 
+  [[noreturn]] void cut_short() {
+    fail(fmt::format(
+        "shm channel: the sender closed the connection without ending its stream, after {} "
+        "packets: its process died or its run was abandoned; what it had not sent is lost",
+        received));
+  }
+
   void return_credits() {
     link->say(grant_message(ungranted, options));
     ungranted = 0;
@@ -914,6 +956,8 @@ struct shm_receiver::state {
       const auto n = ::recvmsg(fd, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
       if (n < 0) {
         if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
+        // A peer that died with our grants unread resets the connection instead of closing it.
+        if (errno == ECONNRESET) cut_short();
         fail("shm channel: reading from the sender failed: " + errno_text(errno));
       }
       // Taken into ownership before anything else, so that no error path leaks them.
@@ -927,10 +971,7 @@ struct shm_receiver::state {
           fds.emplace_back(passed);
         }
       }
-      if (n == 0) {
-        ended = true;
-        return std::nullopt;
-      }
+      if (n == 0) cut_short();
       if (m.msg_flags & MSG_TRUNC)
         fail(fmt::format(
             "shm channel: a message from the sender is larger than the {} bytes this receiver "
@@ -941,6 +982,11 @@ struct shm_receiver::state {
                          max_fds_per_message));
       try {
         const auto kind = read_kind(message.data(), static_cast<std::size_t>(n));
+        if (kind == static_cast<std::uint32_t>(shm_wire::kind::finished)) {
+          if (!fds.empty()) fail("shm channel: a finished message carried file descriptors");
+          ended = true;
+          return std::nullopt;
+        }
         if (kind == static_cast<std::uint32_t>(shm_wire::kind::forget)) {
           if (!fds.empty()) fail("shm channel: a forget message carried file descriptors");
           forget(static_cast<std::size_t>(n));
@@ -949,6 +995,7 @@ struct shm_receiver::state {
         if (kind != static_cast<std::uint32_t>(shm_wire::kind::packet))
           fail(fmt::format("shm channel: the sender sent a message of unknown kind {:#x}", kind));
         auto p = unpack(static_cast<std::size_t>(n), fds);
+        ++received;
         if (++ungranted >= grant_batch) return_credits();
         return p;
       } catch (const shm_channel_error& e) {

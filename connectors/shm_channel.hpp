@@ -9,7 +9,12 @@
 //   shm_sender out(std::move(a));                // producer process
 //   shm_receiver in(std::move(b));               // consumer process
 //   out.send(p);                                 // blocks until the receiver granted credit
-//   std::optional<packet> q = in.receive();      // nothing: the sender closed the channel
+//   out.finish();                                // the stream ended: nothing follows
+//   std::optional<packet> q = in.receive();      // nothing: the stream ended
+//
+// End of stream is said, not inferred: a sender that goes away without `finish` — its process
+// died, or its run was abandoned — fails the receiver's next `receive`, so that a stream cut
+// short is never taken for a complete one.
 //
 // Ownership across the processes: the sender keeps a reference to every buffer it shared until
 // the receiver says it dropped its last view of it (`release`), so the producer never reuses
@@ -17,8 +22,9 @@
 // died), the sender drops them all and keeps those segments out of its pool.
 //
 // Flow control: the receiver grants credits, one packet each, and returns them as `receive`
-// hands packets out (in batches of a quarter of the window, and all before it waits). Without credit `send` waits, `send_for` gives up after its
-// timeout and `try_send` returns at once: the caller picks blocking or "would block".
+// hands packets out (in batches of a quarter of the window, and all before it waits). Without
+// credit `send` waits, `send_for` gives up after its timeout and `try_send` returns at once: the
+// caller picks blocking or "would block".
 //
 // Hostile input: every count and size the receiver reads is bounded (shm_channel_options), every
 // descriptor is checked against its segment, and every passed file descriptor must be a memfd of
@@ -123,6 +129,12 @@ class shm_sender {
   bool send_for(const packet& p, std::chrono::milliseconds timeout);
   // As send, but never waits: false means "would block".
   bool try_send(const packet& p);
+  // Ends the stream: the receiver's `receive` returns nothing once it read everything before.
+  // Later sends throw. Without it, closing the channel (destroying the sender) fails the receiver.
+  void finish();
+  // As finish, but gives up after `timeout` (a receiver that stopped reading): false means the
+  // stream is not ended yet.
+  bool finish_for(std::chrono::milliseconds timeout);
 
   shm_sender_stats stats() const;
 
@@ -139,9 +151,10 @@ class shm_receiver {
   shm_receiver(shm_receiver&&) noexcept;
   shm_receiver& operator=(shm_receiver&&) noexcept;
 
-  // The next packet; nothing once the sender closed the channel. Shared tensors are read-only
+  // The next packet; nothing once the sender finished the stream. Shared tensors are read-only
   // views of the sender's pages (writing to them faults): packets are immutable. Throws
-  // shm_channel_error on anything malformed or hostile, after which the channel is closed. Call
+  // shm_channel_error on anything malformed or hostile, and when the sender went away without
+  // finishing its stream; the channel is closed after either. Call
   // from one thread at a time; the views may be dropped from any thread.
   std::optional<packet> receive();
   // As receive, but nothing also when no packet came within `timeout` (see `closed`).
@@ -166,6 +179,7 @@ enum class kind : std::uint32_t {
   grant = 0x4c4d5033,   // receiver -> sender: credits and the receiver's limits
   release = 0x4c4d5034, // receiver -> sender: tokens of descriptors whose views are all gone
   closing = 0x4c4d5035, // receiver -> sender: it reads nothing more (views may still be held)
+  finished = 0x4c4d5036, // sender -> receiver: the stream ended, nothing follows
 };
 
 struct tensor_entry {

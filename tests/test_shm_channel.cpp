@@ -451,6 +451,7 @@ BOOST_AUTO_TEST_CASE(views_outlive_a_destroyed_sender_and_are_not_recycled_under
     fill(memory.data(), mib, 9);
     out.send(one_tensor_packet("x", bytes_tensor(memory)));
     q = in.receive();
+    out.finish();
   }
   // Were the segment recycled, one of these would get it and overwrite the view.
   std::vector<buffer> others;
@@ -461,6 +462,49 @@ BOOST_AUTO_TEST_CASE(views_outlive_a_destroyed_sender_and_are_not_recycled_under
   BOOST_TEST(first_mismatch(q->at("x").raw(), mib, 9) == mib);
   BOOST_TEST(!in.receive_for(1s).has_value());
   BOOST_TEST(in.closed());
+}
+
+BOOST_AUTO_TEST_CASE(the_stream_ends_when_the_sender_says_so_and_nothing_follows) {
+  auto [ours, theirs] = shm_socket::pair();
+  shm_receiver in(std::move(theirs));
+  shm_sender out(std::move(ours));
+  out.send(one_tensor_packet("x", bytes_tensor(buffer::allocate(16))));
+  out.send(one_tensor_packet("x", bytes_tensor(buffer::allocate(16))));
+  out.finish();
+  BOOST_CHECK_THROW(out.send(one_tensor_packet("x", bytes_tensor(buffer::allocate(16)))),
+                    shm_channel_error);
+  BOOST_TEST(in.receive().has_value());  // what was sent before the end still arrives
+  BOOST_TEST(in.receive().has_value());
+  BOOST_TEST(!in.receive().has_value());
+  BOOST_TEST(in.closed());
+  BOOST_TEST(!in.receive_for(10ms).has_value());  // and stays ended, without an error
+}
+
+// A process that dies cannot say that its stream ended: the receiver must not take the closed
+// connection for the end of a complete stream.
+BOOST_AUTO_TEST_CASE(a_sender_that_dies_mid_stream_fails_the_receiver) {
+  auto [ours, theirs] = shm_socket::pair();
+  const pid_t child = fork_child([&, &ours = ours] {
+    shm_sender out(std::move(ours));
+    for (std::uint64_t i = 0; i < 3; ++i) {
+      auto p = one_tensor_packet("x", bytes_tensor(buffer::allocate(mib)));
+      p.sequence = i;
+      out.send(p);
+    }
+    ::_exit(0);  // no finish(), no destructors: as a crash would
+  });
+  ours = shm_socket();
+  shm_receiver in(std::move(theirs));
+  for (int i = 0; i < 3; ++i) BOOST_TEST(in.receive_for(5s).has_value());
+  std::string why;
+  try {
+    in.receive_for(5s);
+  } catch (const shm_channel_error& e) {
+    why = e.what();
+  }
+  BOOST_TEST(why.find("without ending its stream, after 3 packets") != std::string::npos, why);
+  BOOST_TEST(in.closed());
+  BOOST_TEST(wait_child(child) == 0);
 }
 
 BOOST_AUTO_TEST_CASE(a_destroyed_receiver_stops_the_sender) {

@@ -4,7 +4,8 @@
 // buffers from 256 KiB up) are not copied: the receiver maps the segment and reads them in
 // place (connectors/shm_channel.hpp); small ones are copied. Without credit the stage waits, so
 // the edge into it blocks or drops by its policy and memory never grows. When its input ends it
-// closes the channel, which the source takes as the end of the stream. By hand:
+// says that the stream ended; a channel closed without that (an abandoned run, a dead process)
+// fails the source. By hand:
 //
 //   [stages.to_encoder]
 //   type = "shm_sink"
@@ -36,7 +37,7 @@ constexpr auto wait_slice = 50ms;
 class shm_sink final : public stage {
  public:
   // Connects here rather than at the first packet, so that an empty stream still reaches the
-  // source as one (it is ended by closing the channel).
+  // source as one.
   void open(stage_context& ctx) override {
     path_ = ctx.params().string("path");
     const auto timeout = std::chrono::milliseconds(ctx.params().integer("connect_timeout_ms"));
@@ -83,8 +84,17 @@ class shm_sink final : public stage {
     update_counters(ctx);
   }
 
+  // The stream ends only when it is said to: an abandoned run closes the channel without it, and
+  // the source fails instead of taking the stream for complete.
   void close(stage_context& ctx) override {
     if (!sender_) return;
+    try {
+      while (!ctx.abandoned() && !sender_->finish_for(wait_slice)) {
+      }
+    } catch (const shm_channel_error& e) {
+      throw std::runtime_error(fmt::format(
+          "shm_sink to {}: cannot end the stream, the shm_source is gone: {}", path_, e.what()));
+    }
     update_counters(ctx);
     sender_.reset();
   }
@@ -114,9 +124,10 @@ stage_spec shm_sink_spec() {
 this host (retrying for up to `connect_timeout_ms` while nobody listens there) and sends each
 packet under the credit the source granted. Large tensors in shareable host memory are passed
 by reference to their segment, not copied (docs/connectors.md). Without credit it waits: the
-edge into it blocks or drops by its policy. When its input ends it closes the channel, which
-the source takes as the end of the stream. A source that went away fails the stage, naming the
-path. Counters: packets, shared_bytes, copied_bytes.
+edge into it blocks or drops by its policy. When its input ends it tells the source that the
+stream ended; closed without that (an abandoned run, a process that died), the channel fails the
+source, so that a stream cut short is never taken for a complete one. A source that went away
+fails the stage, naming the path. Counters: packets, shared_bytes, copied_bytes.
 
     [stages.to_encoder]
     type = "shm_sink"

@@ -2,16 +2,16 @@
 // unix socket file, accepts one sender — a shm_sink in the other process — and emits what it
 // sends on `out`, in order. Large tensors arrive as read-only views of the sender's shared memory
 // segments (connectors/shm_channel.hpp), not as copies; the sender may have `capacity` packets
-// in flight. The stream ends when the sender closes the channel. The graph partitioner places
-// one for every edge into a node from a node on the same host; by hand:
+// in flight. The stream ends when the sender says it ended; a sender that goes away without
+// saying so (its process died, its run was abandoned) fails the stage, so that a stream cut
+// short is never taken for a complete one. The graph partitioner places one for every edge into
+// a node from a node on the same host; by hand:
 //
 //   [stages.from_decoder]
 //   type = "shm_source"
 //   path = "/run/user/1000/loom-decoder.sock"
 //   capacity = 16
 //   on_error = "fail"         # a broken channel ends the run instead of restarting the stage
-//
-// A sender that dies looks like one that closed: the channel cannot tell them apart.
 #include <chrono>
 #include <fstream>
 #include <memory>
@@ -140,8 +140,9 @@ stage_spec shm_source_spec() {
 process listens on, and removes it when it closes), accepts one sender — a shm_sink in another
 process on this host — and emits its packets on `out`, in order. Large tensors arrive as
 read-only views of the sender's memory, not copies (docs/connectors.md). The sender may have
-`capacity` packets in flight. The stream ends when the sender closes the channel; a broken
-channel fails the stage, naming the path: give it `on_error = "fail"`. A stop request ends it
+`capacity` packets in flight. The stream ends when the sender says it ended; a sender that goes
+away without saying so (its process died) and a broken channel fail the stage, naming the path:
+give it `on_error = "fail"`. A stop request ends it
 while it waits for its sender. Counters: packets, received_bytes.
 
     [stages.from_decoder]
