@@ -26,7 +26,9 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
+#include <fstream>
 #include <mutex>
+#include <sstream>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -339,12 +341,39 @@ shm_socket shm_socket::connect(const std::string& path) {
   return s;
 }
 
+namespace {
+
+// Whether a socket of this network namespace bound to `path` is listening, read from
+// /proc/net/unix: asked before probing the path by connecting to it, since a listening
+// shm_receiver's owner would accept that probe as its sender.
+bool listening_here(const std::string& path) {
+  std::ifstream table("/proc/net/unix");
+  std::string line;
+  std::getline(table, line);  // the column names
+  while (std::getline(table, line)) {
+    const auto at = line.size() > path.size() ? line.size() - path.size() : 0;
+    if (at == 0 || line[at - 1] != ' ' || line.compare(at, path.size(), path) != 0) continue;
+    // Num RefCount Protocol Flags ...: Flags has __SO_ACCEPTCON (0x10000) while listening.
+    std::istringstream fields(line);
+    std::string num, refcount, protocol, flags;
+    fields >> num >> refcount >> protocol >> flags;
+    if (std::stoul(flags, nullptr, 16) & 0x10000) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 shm_listener::shm_listener(std::string path) : path_(std::move(path)) {
   const auto address = socket_address(path_);
+  if (listening_here(path_))
+    throw shm_channel_error(fmt::format(
+        "shm channel: cannot listen on {}: another process listens there", path_));
   fd_ = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
   if (fd_ < 0) throw shm_channel_error("shm channel: socket failed: " + errno_text(errno));
   // A socket file nobody listens on was left by a process that died: it goes. One somebody
-  // listens on, or anything else at the path, is not ours to remove (bind then fails).
+  // listens on, or anything else at the path, is not ours to remove (bind then fails). Only a
+  // listener in another network namespace is not in /proc/net/unix and gets to see the probe.
   struct stat existing {};
   if (::lstat(path_.c_str(), &existing) == 0 && S_ISSOCK(existing.st_mode)) {
     const int probe = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);

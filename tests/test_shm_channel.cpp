@@ -550,6 +550,18 @@ BOOST_AUTO_TEST_CASE(peers_meet_at_a_socket_path) {
     BOOST_REQUIRE(::bind(left.fd(), reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
   }
   BOOST_CHECK_NO_THROW(shm_listener{stale});
+  // Refusing a listener that still waits for its sender must not disturb it: the first
+  // connection it accepts is that sender's, not a probe of the path.
+  const auto waiting_path = path + "-waiting";
+  shm_listener waiting(waiting_path);
+  BOOST_CHECK_THROW(shm_listener{waiting_path}, shm_channel_error);
+  auto sender_end = shm_socket::connect(waiting_path);
+  auto accepted = waiting.accept(5s);
+  BOOST_REQUIRE(accepted.has_value());
+  shm_receiver waited(std::move(*accepted));
+  shm_sender sent(std::move(sender_end));
+  BOOST_TEST(sent.send_for(one_tensor_packet("x", bytes_tensor(buffer::allocate(16))), 5s));
+  BOOST_TEST(waited.receive_for(5s).has_value());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -13,10 +13,8 @@
 //   capacity = 16
 //   on_error = "fail"         # a broken channel ends the run instead of restarting the stage
 #include <chrono>
-#include <fstream>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 
@@ -33,35 +31,11 @@ using namespace std::chrono_literals;
 // The longest one call waits: a stop request or an abandoned run is seen within this.
 constexpr auto poll_slice = 50ms;
 
-// Whether a socket bound to `path` is listening, read from /proc/net/unix. Asked before
-// shm_listener probes the path by connecting to it: a listening shm_source would accept that
-// probe as its sender and take its close for the end of the stream.
-bool listening_socket(const std::string& path) {
-  std::ifstream table("/proc/net/unix");
-  std::string line;
-  std::getline(table, line);  // the column names
-  while (std::getline(table, line)) {
-    const auto at = line.size() > path.size() ? line.size() - path.size() : 0;
-    if (at == 0 || line[at - 1] != ' ' || line.compare(at, path.size(), path) != 0) continue;
-    // Num RefCount Protocol Flags ...: Flags has __SO_ACCEPTCON (0x10000) while listening.
-    std::istringstream fields(line);
-    std::string num, refcount, protocol, flags;
-    fields >> num >> refcount >> protocol >> flags;
-    if (std::stoul(flags, nullptr, 16) & 0x10000) return true;
-  }
-  return false;
-}
-
 class shm_source final : public stage {
  public:
   void open(stage_context& ctx) override {
     path_ = ctx.params().string("path");
     options_.credits = static_cast<std::uint32_t>(ctx.params().integer("capacity"));
-    if (listening_socket(path_))
-      throw std::runtime_error(fmt::format(
-          "shm_source cannot listen on {}: another process listens there (give each edge a "
-          "path of its own)",
-          path_));
     try {
       listener_ = std::make_unique<shm_listener>(path_);
     } catch (const shm_channel_error& e) {
