@@ -134,7 +134,7 @@ class node_daemon {
       return end_deployment();
     }
     auto registry = stage_registry::with_builtins();
-    auto loaded = load_graph_text(d.graph_text, d.graph_path, d.overrides, registry);
+    auto loaded = load_graph_text(d.graph_text, d.graph_path, d.overrides, registry, d.node);
     if (!loaded.graph) {
       std::string lines;
       for (const auto& e : loaded.errors) lines += (lines.empty() ? "" : "\n") + format(e);

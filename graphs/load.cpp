@@ -56,13 +56,14 @@ load_result load_graph(const std::string& path, const std::vector<std::string>& 
 }
 
 load_result load_graph_text(const std::string& text, const std::string& path,
-                            const std::vector<std::string>& overrides, stage_registry& registry) {
+                            const std::vector<std::string>& overrides, stage_registry& registry,
+                            const std::string& local_node) {
   if (text.size() > max_graph_file_bytes) return failed(path, too_large(text.size()));
   auto document = parse_toml(text, path);
   if (!document.root) return {std::nullopt, {std::move(*document.error)}};
   load_result result;
   apply_overrides(*document.root, overrides, result.errors);
-  auto graph = validate_graph(*document.root, path, registry, result.errors);
+  auto graph = validate_graph(*document.root, path, registry, result.errors, local_node);
   sort_diagnostics(result.errors);
   if (result.errors.empty()) result.graph = std::move(graph);
   return result;

@@ -27,8 +27,11 @@ load_result load_graph(const std::string& path, const std::vector<std::string>& 
 
 // The same, for text already in memory (`path` is used in messages and to resolve plugins).
 // The graph's sha256 stays empty: only load_graph reads a file whose bytes it can vouch for.
+// `local_node`: the node whose stages this process runs, for the checks that depend on the
+// machine (a device's `cores`; graphs/validate.hpp); "" is the process that runs `loom run`.
 load_result load_graph_text(const std::string& text, const std::string& path,
-                            const std::vector<std::string>& overrides, stage_registry& registry);
+                            const std::vector<std::string>& overrides, stage_registry& registry,
+                            const std::string& local_node = {});
 
 // Graph files larger than this are refused before parsing.
 constexpr std::size_t max_graph_file_bytes = 4 * 1024 * 1024;

@@ -49,9 +49,9 @@ std::string cpu_ranges(const std::vector<int>& cpus) {
 class graph_validator {
  public:
   graph_validator(const toml_node& root, const std::string& file, stage_registry& registry,
-                  std::vector<diagnostic>& errors)
+                  std::vector<diagnostic>& errors, std::string local_node)
       : root_(root), registry_(registry), device_kinds_(installed_device_kinds()), errors_(errors),
-        errors_at_start_(errors.size()) {
+        errors_at_start_(errors.size()), local_node_(std::move(local_node)) {
     graph_.file = file;
     device_def cpu;
     cpu.name = cpu.kind = "cpu";
@@ -68,6 +68,7 @@ class graph_validator {
     read_devices();
     read_nodes();
     read_stages();
+    check_cores_here();
     return std::move(graph_);
   }
 
@@ -291,7 +292,6 @@ class graph_validator {
                 fmt::format("{} must not be empty (leave it out to use every core)", what));
       return false;
     }
-    if (usable_.empty()) usable_ = usable_cpus();
     bool ok = true;
     for (std::size_t i = 0; i < cores.items.size(); ++i) {
       const auto& element = cores.items[i];
@@ -300,11 +300,6 @@ class graph_validator {
                                errors_);
       if (!core) {
         ok = false;
-      } else if (std::find(usable_.begin(), usable_.end(), *core) == usable_.end()) {
-        add_error(errors_, element.where,
-                  fmt::format("{} lists core {}, but this machine has CPUs {}", device_name,
-                              *core, cpu_ranges(usable_)));
-        ok = false;
       } else if (std::find(device.cores.begin(), device.cores.end(), *core) !=
                  device.cores.end()) {
         add_error(errors_, element.where,
@@ -312,9 +307,27 @@ class graph_validator {
         ok = false;
       } else {
         device.cores.push_back(static_cast<int>(*core));
+        core_claims_.push_back({device.name, static_cast<int>(*core), element.where});
       }
     }
     return ok;
+  }
+
+  // The cores of the devices this process runs stages on must be this machine's; those of
+  // devices only other nodes use are checked by those nodes.
+  void check_cores_here() {
+    std::set<std::string, std::less<>> here, elsewhere;
+    for (const auto& s : graph_.stages) (s.node == local_node_ ? here : elsewhere).insert(s.device);
+    std::vector<int> usable;
+    for (const auto& claim : core_claims_) {
+      if (!here.count(claim.device) && elsewhere.count(claim.device)) continue;
+      if (usable.empty()) usable = usable_cpus();
+      if (std::find(usable.begin(), usable.end(), claim.core) == usable.end())
+        add_error(errors_, claim.where,
+                  fmt::format("device '{}' lists core {}, but this machine has CPUs {}{}",
+                              claim.device, claim.core, cpu_ranges(usable),
+                              local_node_.empty() ? "" : fmt::format(" (node '{}')", local_node_)));
+    }
   }
 
   void read_stages() {
@@ -348,16 +361,22 @@ class graph_validator {
   edge_defaults defaults_;
   std::set<std::string, std::less<>> declared_devices_;
   std::set<std::string, std::less<>> declared_nodes_;
-  std::vector<int> usable_;
+  const std::string local_node_;
+  struct core_claim {
+    std::string device;
+    int core = 0;
+    toml_position where;
+  };
+  std::vector<core_claim> core_claims_;  // every core a device lists, checked by check_cores_here
 };
 
 }  // namespace
 
 std::optional<graph_def> validate_graph(const toml_node& root, const std::string& file,
-                                        stage_registry& registry,
-                                        std::vector<diagnostic>& errors) {
+                                        stage_registry& registry, std::vector<diagnostic>& errors,
+                                        const std::string& local_node) {
   auto before = errors.size();
-  auto graph = graph_validator(root, file, registry, errors).run();
+  auto graph = graph_validator(root, file, registry, errors, local_node).run();
   if (errors.size() != before) return std::nullopt;
   return graph;
 }

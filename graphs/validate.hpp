@@ -13,9 +13,12 @@
 
 namespace loom {
 
-// Adds every error found to `errors`; the graph is returned when there was none.
+// Adds every error found to `errors`; the graph is returned when there was none. `local_node`
+// is the node whose stages this process runs ("": the process that runs `loom run`): a device's
+// `cores` are checked against this machine's CPUs only when a stage of that node uses the device
+// (or none does), since another node's devices are that machine's, checked there at deploy.
 std::optional<graph_def> validate_graph(const toml_node& root, const std::string& file,
-                                        stage_registry& registry,
-                                        std::vector<diagnostic>& errors);
+                                        stage_registry& registry, std::vector<diagnostic>& errors,
+                                        const std::string& local_node = {});
 
 }  // namespace loom

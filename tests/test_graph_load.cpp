@@ -319,6 +319,39 @@ device = "pinned"
                          ranges));
 }
 
+// A device only another node's stages use is that machine's: its cores are checked there (at
+// deploy, where the node loads the graph as its own), not against the coordinator's CPUs.
+BOOST_AUTO_TEST_CASE(cores_are_checked_on_the_node_whose_stages_use_the_device) {
+  const auto text = header + R"(
+[nodes.big]
+address = "tcp://10.0.0.2:7400"
+
+[devices.wide]
+kind = "cpu"
+cores = [100000]
+
+[stages.src]
+type = "synthetic_source"
+device = "wide"
+node = "big"
+
+[stages.sink]
+type = "null_sink"
+inputs.in = "src.out"
+)";
+  auto here = load_text(text);  // the coordinator runs only `sink`
+  BOOST_TEST(here.graph.has_value(), formatted(here.errors));
+  auto registry = test_registry();
+  auto there = load_graph_text(text, "test.toml", {}, registry, "big");
+  BOOST_TEST(formatted(there.errors).find("test.toml:10:10: error: device 'wide' lists core "
+                                          "100000, but this machine has CPUs") == 0u,
+             formatted(there.errors));
+  BOOST_TEST(formatted(there.errors).find("(node 'big')") != std::string::npos);
+  // The coordinator's own stages still get the check.
+  auto mine = load_text(replace_all(text, "node = \"big\"\n", ""));
+  BOOST_TEST(formatted(mine.errors).find("lists core 100000") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(port_types_flow_through_inferring_stages) {
   auto ok = load_text(header + R"(
 [stages.src]
