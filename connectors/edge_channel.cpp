@@ -185,9 +185,9 @@ struct edge_channel::impl {
     pollfd fds[2] = {{socket_fd, POLLIN, 0}, {stage_fd, POLLIN, 0}};
     ::poll(fds, 2, static_cast<int>(left.count()));
     if (fds[1].revents & POLLIN) clear(stage_fd);
-    if (fds[0].revents & POLLIN) read_to_empty = false;
     lock.lock();
     stage_waiting = false;
+    if (fds[0].revents & POLLIN) read_to_empty = false;
   }
 
   // The process's log writer starts each line with security_banner() (the CLI's, the node's).
@@ -263,10 +263,9 @@ struct edge_channel::impl {
   bool input_waiting() {
     int events = 0;
     std::size_t size = sizeof events;
-    const bool waiting =
-        zmq_getsockopt(socket, ZMQ_EVENTS, &events, &size) != 0 || (events & ZMQ_POLLIN);
-    read_to_empty = !waiting;
-    return waiting;
+    const bool asked = zmq_getsockopt(socket, ZMQ_EVENTS, &events, &size) == 0;
+    read_to_empty = asked && !(events & ZMQ_POLLIN);
+    return asked && (events & ZMQ_POLLIN);
   }
 
   // The stage's thread reads what the socket holds; a flood beyond one round is left to the
