@@ -170,7 +170,9 @@ void raw_send(void* push, const std::vector<std::byte>& payload) {
   zmq_msg_t message;
   zmq_msg_init_data(&message, const_cast<std::byte*>(payload.data()), payload.size(), nullptr,
                     nullptr);
-  if (zmq_msg_send(&message, push, 0) < 0) die("raw: send failed");
+  if (zmq_msg_send(&message, push, 0) < 0)
+    die(std::string("raw: send failed (is the receiving process running?): ") +
+        zmq_strerror(zmq_errno()));
 }
 
 // The receiving process of measure_raw: one untimed message, then `count` timed ones.
@@ -198,6 +200,10 @@ measurement measure_raw(std::size_t size, int count) {
   const std::vector<std::byte> payload(size, std::byte{0x5a});
   void* context = zmq_ctx_new();
   void* push = zmq_socket(context, ZMQ_PUSH);
+  // A receiving process that failed to start would leave the sends blocked at the high-water
+  // mark for ever: give up (and say so) instead.
+  const int give_up_ms = 10000;
+  zmq_setsockopt(push, ZMQ_SNDTIMEO, &give_up_ms, sizeof give_up_ms);
   const auto seen = receive_in_other_process("raw", endpoint, size, count, [&] {
     if (zmq_connect(push, endpoint.c_str()) != 0)
       die("raw: cannot connect " + endpoint + ": " + zmq_strerror(zmq_errno()));
