@@ -26,9 +26,9 @@ std::size_t scheduler_workers(const graph_def& graph, std::size_t cores);
 // Those 50 µs naps are a timer and two thread switches each: while a pinned stage computes for
 // tens of milliseconds the idle workers keep waking on its core and preempt it (two pinned MoE
 // shards ran at half to two-thirds of their speed), and a stream of packets a few hundred µs
-// apart pays for several naps per packet (a 1 MiB edge over TCP, bench_tcp_edge: 3.4 GB/s with
-// 20 naps, 4.5 with none). So a worker spins 1000 tries (about 6 µs on this project's CI
-// machine), catching the reply that often follows a job at once, then goes straight to the
+// apart pays for several naps per packet (a 1 MiB edge over TCP, bench_tcp_edge: 3.5–3.8 GB/s
+// with 20 naps, 4.2–4.8 with none). So a worker spins 1000 tries (about 6 µs on the 2-core
+// development VM; of 100 to 10,000 tries, 1000 did best there), then goes straight to the
 // condition variable; work enqueued for a sleeping worker wakes it at once. Workers:
 // scheduler_workers(graph, the machine's hardware threads).
 caf::actor_system_config& tune_scheduler(caf::actor_system_config& config, const graph_def& graph);
