@@ -39,10 +39,9 @@ class shm_source final : public stage {
     try {
       listener_ = std::make_unique<shm_listener>(path_);
     } catch (const shm_channel_error& e) {
-      throw std::runtime_error(fmt::format(
-          "shm_source cannot listen on {}: {} (another process may be listening there; give "
-          "each edge a path of its own)",
-          path_, e.what()));
+      // The channel's message names the path and why (another listener, a bad directory).
+      throw std::runtime_error(
+          fmt::format("{} (give each edge a path of its own)", e.what()));
     }
     for (const char* name : {"packets", "received_bytes"}) ctx.count(name, 0, 0);
   }
