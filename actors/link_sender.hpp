@@ -4,8 +4,9 @@
 // `capacity` waiting packets and drops the oldest of them. Every drop is counted.
 //
 // Packets offered with credit are batched until `flush`: the actor flushes after each round of
-// work, so a stage that produced several packets in one round sends them as one message, and
-// one that produced one sends it at once.
+// work (and after each call of a blocking stage, whose next call may wait), so a stage that
+// produced several packets in one round sends them as one message, and one that produced one
+// sends it at once.
 //
 // Plain C++: the actor hands a `send` function that puts a batch on the wire.
 #pragma once

@@ -283,6 +283,10 @@ class stage_actor : public caf::event_based_actor {
     busy_.end();
     report_.discarded += ctx_->take_dropped();
     if (!emitted.empty()) send_outputs(ticket, input_last);
+    // A blocking stage's next call may wait for its peer (a zmq_source for the next packet):
+    // what this call emitted goes out now, not after that wait.
+    if (stage().spec->blocking)
+      for (auto& s : senders_) s.flush();
   }
 
   // Inputs arrive in their producers' memory; the stage sees them in its device's.

@@ -2,6 +2,7 @@
 // replicas, channel policies, error policies, restarts, stop requests and pinning.
 #include <boost/test/unit_test.hpp>
 
+#include <condition_variable>
 #include <mutex>
 #include <random>
 #include <set>
@@ -105,6 +106,49 @@ class faulty final : public stage {
   bool first_instance_ = false;
 };
 
+// A source that blocks in `process` as zmq_source does: its first call emits one packet, its
+// second waits (up to 5 s) for the sink to have it, then the stream ends.
+struct handoff {
+  std::mutex mutex;
+  std::condition_variable arrived_cv;
+  bool arrived = false;
+  bool waited_in_vain = false;
+};
+
+class waiting_source final : public stage {
+ public:
+  explicit waiting_source(std::shared_ptr<handoff> h) : h_(std::move(h)) {}
+  void process(stage_context& ctx) override {
+    if (!emitted_) {
+      packet p;
+      p.tensors.push_back({"data", tensor::zeros(dtype::u8, {16})});
+      ctx.emit("out", make_shared_packet(std::move(p)));
+      emitted_ = true;
+      return;
+    }
+    std::unique_lock lock(h_->mutex);
+    h_->waited_in_vain = !h_->arrived_cv.wait_for(lock, 5s, [&] { return h_->arrived; });
+    ctx.finish();
+  }
+
+ private:
+  std::shared_ptr<handoff> h_;
+  bool emitted_ = false;
+};
+
+class arrival_signal final : public stage {
+ public:
+  explicit arrival_signal(std::shared_ptr<handoff> h) : h_(std::move(h)) {}
+  void process(stage_context&) override {
+    std::lock_guard lock(h_->mutex);
+    h_->arrived = true;
+    h_->arrived_cv.notify_all();
+  }
+
+ private:
+  std::shared_ptr<handoff> h_;
+};
+
 struct fixture {
   stage_registry registry = stage_registry::with_builtins();
   std::shared_ptr<recording> rec = std::make_shared<recording>();
@@ -186,6 +230,32 @@ inputs.in = { from = "hop.out", capacity = 8 }
   BOOST_TEST(s.edges.at("hop.out -> sink.in").sent == 5000u);
   BOOST_TEST(s.bytes_copied == 0u);
   BOOST_TEST(s.sinks.at("sink").latency_p99_us >= s.sinks.at("sink").latency_p50_us);
+}
+
+// A blocking stage's next call may wait for its peer: what it emitted must not wait with it.
+BOOST_FIXTURE_TEST_CASE(a_blocking_source_sends_what_it_emitted_before_its_next_call, fixture) {
+  auto h = std::make_shared<handoff>();
+  stage_spec source;
+  source.type = "waiting_source";
+  source.outputs = {{"out", "", {}}};
+  source.blocking = true;
+  source.make = [h] { return std::make_unique<waiting_source>(h); };
+  registry.add(source, "test");
+  stage_spec sink;
+  sink.type = "arrival_signal";
+  sink.inputs = {{"in", "", {}}};
+  sink.make = [h] { return std::make_unique<arrival_signal>(h); };
+  registry.add(sink, "test");
+  auto r = run(R"(
+[stages.src]
+type = "waiting_source"
+[stages.sink]
+type = "arrival_signal"
+inputs.in = "src.out"
+)");
+  BOOST_TEST((r.result.status == run_result::outcome::completed));
+  BOOST_TEST(h->arrived);
+  BOOST_TEST(!h->waited_in_vain);  // the packet reached the sink while its source waited
 }
 
 BOOST_FIXTURE_TEST_CASE(fan_out_shares_one_packet_between_consumers, fixture) {
