@@ -35,11 +35,13 @@
 // --size runs one row (any size); --only measures one side, for profiling it (no ratio then).
 #include <limits.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <zmq.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cinttypes>
 #include <cmath>
@@ -48,6 +50,7 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -143,17 +146,36 @@ void report_arrivals() {
               ns_of(received.first), ns_of(received.last));
 }
 
-// Runs this program again as `--receive SIDE ENDPOINT SIZE COUNT`; `send` sends meanwhile.
+// How long a sender may go on after the receiving process ended (it failed to start, say).
+constexpr auto sender_grace = std::chrono::seconds(10);
+
+// Runs this program again as `--receive SIDE ENDPOINT SIZE COUNT`; `send` sends meanwhile. If
+// the receiving process ends and `send` has not returned `sender_grace` later, `give_up` is
+// called (once, from another thread) so that `send` stops waiting for a receiver that is gone.
 // Returns what the receiving process saw.
-template <class Send>
+template <class Send, class GiveUp>
 arrivals receive_in_other_process(const std::string& side, const std::string& endpoint,
-                                  std::size_t size, int count, Send&& send) {
+                                  std::size_t size, int count, Send&& send, GiveUp&& give_up) {
   char self[PATH_MAX] = {};
   if (::readlink("/proc/self/exe", self, sizeof self - 1) <= 0) die("cannot find /proc/self/exe");
   const auto command = fmt::format("'{}' --receive {} {} {} {}", self, side, endpoint, size, count);
   FILE* receiver = ::popen(command.c_str(), "r");
   if (!receiver) die("cannot start " + command);
+  std::atomic<bool> sent{false};
+  std::thread watchdog([&] {
+    // The receiving process writes its one line as it exits: input or a hang-up on its pipe
+    // means it has ended, whether it succeeded or not.
+    pollfd ended{::fileno(receiver), POLLIN, 0};
+    while (!sent && ::poll(&ended, 1, 100) == 0) {
+    }
+    for (auto until = clock_type::now() + sender_grace; !sent;) {
+      if (clock_type::now() >= until) return give_up();
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
   send();
+  sent = true;
+  watchdog.join();
   arrivals seen;
   std::int64_t first = 0, last = 0;
   const int matched = std::fscanf(receiver, "arrivals %" SCNu64 " %" SCNd64 " %" SCNd64,
@@ -208,7 +230,7 @@ measurement measure_raw(std::size_t size, int count) {
     if (zmq_connect(push, endpoint.c_str()) != 0)
       die("raw: cannot connect " + endpoint + ": " + zmq_strerror(zmq_errno()));
     for (int i = 0; i <= count; ++i) raw_send(push, payload);
-  });
+  }, [] {});  // its sends give up by themselves (ZMQ_SNDTIMEO)
   zmq_close(push);  // everything arrived: the receiving process said so
   zmq_ctx_term(context);
   return {count, seen.span(), 0, 0};
@@ -277,9 +299,13 @@ inputs.in = "src.out"
 )", count, size, endpoint), "tcp_out.toml");
 
   run_result sent;
+  std::atomic<int> stop_requests{0};
+  run_options options;
+  options.stop_requests = &stop_requests;
   const auto start = clock_type::now();
-  const auto seen = receive_in_other_process("loom", endpoint, size, count,
-                                             [&] { sent = run_graph(sending); });
+  const auto seen = receive_in_other_process(
+      "loom", endpoint, size, count, [&] { sent = run_graph(sending, options); },
+      [&] { stop_requests = 2; });  // zmq_sink would wait for its receiver for ever: abort
   require_completed(sent, "the sending graph");
   return {count, seen.span(), seconds_between(start, seen.first), sent.stats.bytes_copied};
 }
