@@ -42,6 +42,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cinttypes>
 #include <cmath>
@@ -166,8 +167,8 @@ arrivals receive_in_other_process(const std::string& side, const std::string& en
     // The receiving process writes its one line as it exits: input or a hang-up on its pipe
     // means it has ended, whether it succeeded or not.
     pollfd ended{::fileno(receiver), POLLIN, 0};
-    while (!sent && ::poll(&ended, 1, 100) == 0) {
-    }
+    for (int polled = 0; !sent && (polled == 0 || (polled < 0 && errno == EINTR));)
+      polled = ::poll(&ended, 1, 100);
     for (auto until = clock_type::now() + sender_grace; !sent;) {
       if (clock_type::now() >= until) return give_up();
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
