@@ -102,7 +102,8 @@ class topology {
     auto index = static_cast<std::uint32_t>(out.links.size());
     auto lane = static_cast<std::uint32_t>(in.lanes.size());
     out.links.push_back({actors_[consumer.name][to], static_cast<std::uint32_t>(port), lane,
-                         edge.capacity, edge.policy, edge_label(edge)});
+                         edge.capacity, edge.policy, edge_label(edge),
+                         consumer_on_producer_thread(graph_, producer) == &consumer});
     in.lanes.push_back({actors_[producer.name][from], index});
     return index;
   }

@@ -10,6 +10,19 @@ bool runs_on_own_thread(const graph_def& graph, const stage_def& stage) {
   return !declared.cores.empty() || declared.kind != "cpu" || stage.spec->blocking;
 }
 
+const stage_def* consumer_on_producer_thread(const graph_def& graph, const stage_def& producer) {
+  if (!producer.spec->blocking) return nullptr;
+  const stage_def* only = nullptr;
+  for (const auto& s : graph.stages)
+    for (const auto& edge : s.inputs) {
+      if (edge.from_stage != producer.name) continue;
+      if (only) return nullptr;
+      only = &s;
+    }
+  if (!only || only->replicas != 1 || runs_on_own_thread(graph, *only)) return nullptr;
+  return only;
+}
+
 std::size_t scheduler_workers(const graph_def& graph, std::size_t cores) {
   std::size_t on_workers = 0;
   for (const auto& s : graph.stages)

@@ -13,6 +13,15 @@ namespace loom {
 // thread of their own instead of running on the scheduler's workers.
 bool runs_on_own_thread(const graph_def& graph, const stage_def& stage);
 
+// The stage that runs on `producer`'s thread when a packet from it finds that stage idle, or
+// null. `producer` must be a blocking stage — its thread mostly waits on a socket, so handling
+// the packet there costs nothing that the packet's wake-up did not already pay for — and the
+// stage its only consumer, on the workers, with one replica: two consumers, or two replicas,
+// would take turns on one thread instead of running side by side. Spares a worker's wake-up per
+// packet (same_thread_delivery.hpp); a heavy consumer delays the producer's next wait by its
+// call, which the edge's capacity bounds as it bounds any consumer.
+const stage_def* consumer_on_producer_thread(const graph_def& graph, const stage_def& producer);
+
 // One worker per replica that runs on the workers, at least one, at most `cores`. CAF's own
 // default, max(4, cores), gives a 2-core machine 4 workers; and every message sent from a thread
 // that is not a worker (a stage on its own thread) goes to the next worker in turn, so each

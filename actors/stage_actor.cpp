@@ -13,6 +13,7 @@
 #include "actors/input_aligner.hpp"
 #include "actors/messages.hpp"
 #include "actors/move_to_device.hpp"
+#include "actors/same_thread_delivery.hpp"
 
 namespace loom {
 namespace {
@@ -33,6 +34,7 @@ class stage_actor : public caf::event_based_actor {
     senders_.clear();
     inputs_.clear();
     plan_.reset();
+    delivery_.reset();
   }
 
   caf::behavior make_behavior() override {
@@ -80,12 +82,26 @@ class stage_actor : public caf::event_based_actor {
                            });
     }
     for (const auto& link : plan_->links) {
+      if (!link.on_producer_thread) {
+        senders_.emplace_back(
+            link.capacity, link.policy,
+            [this, &link](link_sender::batch&& b) {
+              send(link.consumer, data_msg{link.port, link.lane, std::move(b)});
+            },
+            [this, &link] { send(link.consumer, eos_msg{link.port, link.lane}); });
+        continue;
+      }
+      if (!delivery_) delivery_.emplace(system());
       senders_.emplace_back(
           link.capacity, link.policy,
           [this, &link](link_sender::batch&& b) {
-            send(link.consumer, data_msg{link.port, link.lane, std::move(b)});
+            delivery_->deliver(link.consumer, caf::strong_actor_ptr{ctrl()},
+                               data_msg{link.port, link.lane, std::move(b)});
           },
-          [this, &link] { send(link.consumer, eos_msg{link.port, link.lane}); });
+          [this, &link] {
+            delivery_->deliver(link.consumer, caf::strong_actor_ptr{ctrl()},
+                               eos_msg{link.port, link.lane});
+          });
     }
     dispatch_counters_.resize(plan_->links.size());
     if (stage().batch) batch_.emplace(*stage().batch);
@@ -119,7 +135,18 @@ class stage_actor : public caf::event_based_actor {
     return false;
   }
 
+  // Every handler that may send ends here: a consumer woken on this thread runs before the
+  // thread goes back to waiting (same_thread_delivery.hpp).
   void pump() {
+    work();
+    run_woken_consumers();
+  }
+
+  void run_woken_consumers() {
+    if (delivery_) delivery_->run_woken();
+  }
+
+  void work() {
     if (!instance_ || closed_) {
       // A closed stage still sends what credit lets out of its queues.
       for (auto& s : senders_) s.flush();
@@ -284,9 +311,12 @@ class stage_actor : public caf::event_based_actor {
     report_.discarded += ctx_->take_dropped();
     if (!emitted.empty()) send_outputs(ticket, input_last);
     // A blocking stage's next call may wait for its peer (a zmq_source for the next packet):
-    // what this call emitted goes out now, not after that wait.
-    if (stage().spec->blocking)
+    // what this call emitted goes out now, and a consumer it woke on this thread runs now, not
+    // after that wait.
+    if (stage().spec->blocking) {
       for (auto& s : senders_) s.flush();
+      run_woken_consumers();
+    }
   }
 
   // Inputs arrive in their producers' memory; the stage sees them in its device's.
@@ -485,6 +515,8 @@ class stage_actor : public caf::event_based_actor {
   std::optional<failure_policy> policy_;
   std::vector<input_port> inputs_;
   std::vector<link_sender> senders_;
+  // For links whose consumer runs on this thread when a packet finds it idle.
+  std::optional<same_thread_delivery> delivery_;
   std::vector<std::uint64_t> dispatch_counters_;
   input_set set_;
   std::uint64_t sequence_ = 0;  // of the input set being processed, for error messages
