@@ -2,6 +2,7 @@
 // replicas, channel policies, error policies, restarts, stop requests and pinning.
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
 #include <random>
@@ -149,6 +150,45 @@ class arrival_signal final : public stage {
   std::shared_ptr<handoff> h_;
 };
 
+// Which threads a blocking source and its consumer were called on.
+struct call_threads {
+  std::mutex mutex;
+  std::thread::id source;
+  std::vector<std::thread::id> consumer;
+};
+
+// A blocking source that emits `count` packets, one per call.
+class counting_blocking_source final : public stage {
+ public:
+  explicit counting_blocking_source(std::shared_ptr<call_threads> t) : t_(std::move(t)) {}
+  void process(stage_context& ctx) override {
+    {
+      std::lock_guard lock(t_->mutex);
+      t_->source = std::this_thread::get_id();
+    }
+    if (emitted_++ == ctx.params().integer("count")) return ctx.finish();
+    packet p;
+    p.tensors.push_back({"data", tensor::zeros(dtype::u8, {16})});
+    ctx.emit("out", make_shared_packet(std::move(p)));
+  }
+
+ private:
+  std::shared_ptr<call_threads> t_;
+  std::int64_t emitted_ = 0;
+};
+
+class thread_noting_sink final : public stage {
+ public:
+  explicit thread_noting_sink(std::shared_ptr<call_threads> t) : t_(std::move(t)) {}
+  void process(stage_context&) override {
+    std::lock_guard lock(t_->mutex);
+    t_->consumer.push_back(std::this_thread::get_id());
+  }
+
+ private:
+  std::shared_ptr<call_threads> t_;
+};
+
 struct fixture {
   stage_registry registry = stage_registry::with_builtins();
   std::shared_ptr<recording> rec = std::make_shared<recording>();
@@ -256,6 +296,42 @@ inputs.in = "src.out"
   BOOST_TEST((r.result.status == run_result::outcome::completed));
   BOOST_TEST(h->arrived);
   BOOST_TEST(!h->waited_in_vain);  // the packet reached the sink while its source waited
+}
+
+// Its thread mostly waits on a socket: a packet from it is handled there, without a worker's
+// wake-up, when its consumer is idle — every packet but those that met the consumer still busy
+// with its start on a worker. Two replicas would take turns on one thread: they keep the workers.
+BOOST_FIXTURE_TEST_CASE(a_blocking_source_runs_its_only_consumer_on_its_thread, fixture) {
+  auto threads = std::make_shared<call_threads>();
+  stage_spec source;
+  source.type = "counting_blocking_source";
+  source.outputs = {{"out", "", {}}};
+  source.params = {integer_param("count", 200, "")};
+  source.blocking = true;
+  source.make = [threads] { return std::make_unique<counting_blocking_source>(threads); };
+  registry.add(source, "test");
+  stage_spec sink;
+  sink.type = "thread_noting_sink";
+  sink.inputs = {{"in", "", {}}};
+  sink.make = [threads] { return std::make_unique<thread_noting_sink>(threads); };
+  registry.add(sink, "test");
+  const auto on_source_thread = [&](int replicas) {
+    threads->consumer.clear();
+    auto r = run(fmt::format(R"(
+[stages.src]
+type = "counting_blocking_source"
+[stages.sink]
+type = "thread_noting_sink"
+replicas = {}
+inputs.in = "src.out"
+)", replicas));
+    BOOST_TEST((r.result.status == run_result::outcome::completed));
+    BOOST_TEST(r.result.stats.sinks.at("sink").packets == 200u);
+    BOOST_TEST(threads->consumer.size() == 200u);
+    return std::count(threads->consumer.begin(), threads->consumer.end(), threads->source);
+  };
+  BOOST_TEST(on_source_thread(1) >= 190);
+  BOOST_TEST(on_source_thread(2) == 0);
 }
 
 BOOST_FIXTURE_TEST_CASE(fan_out_shares_one_packet_between_consumers, fixture) {

@@ -1,6 +1,7 @@
 // The CAF scheduler settings of a run (actors/scheduler_config.hpp): one worker per replica that
 // runs on the workers, within the machine's cores; idle workers spin 1000 tries, then sleep on
-// the condition variable without CAF's 500 naps of 50 µs between.
+// the condition variable without CAF's 500 naps of 50 µs between; which consumer runs on a
+// blocking stage's thread.
 #include <boost/test/unit_test.hpp>
 
 #include <string>
@@ -90,4 +91,59 @@ BOOST_AUTO_TEST_CASE(the_run_configures_caf_with_these_settings) {
   const auto workers = "scheduler.max-threads";
   BOOST_TEST(caf::get_or(tuned, workers, caf::defaults::scheduler::max_threads) ==
              scheduler_workers(graph, std::thread::hardware_concurrency()));
+}
+
+BOOST_AUTO_TEST_CASE(a_blocking_stage_runs_its_only_single_replica_consumer_on_its_thread) {
+  const auto graph = load(R"(
+[stages.in]
+type = "zmq_source"
+endpoint = "tcp://127.0.0.1:7001"
+[stages.hop]
+type = "passthrough"
+inputs.in = "in.out"
+[stages.sink]
+type = "null_sink"
+inputs.in = "hop.out"
+)");
+  BOOST_TEST(consumer_on_producer_thread(graph, *graph.find("in")) == graph.find("hop"));
+  // A stage on the workers has no thread to share.
+  BOOST_TEST(consumer_on_producer_thread(graph, *graph.find("hop")) == nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(consumers_that_would_take_turns_on_one_thread_keep_their_own) {
+  const auto two_consumers = load(R"(
+[stages.in]
+type = "zmq_source"
+endpoint = "tcp://127.0.0.1:7001"
+[stages.a]
+type = "null_sink"
+inputs.in = "in.out"
+[stages.b]
+type = "null_sink"
+inputs.in = "in.out"
+)");
+  BOOST_TEST(consumer_on_producer_thread(two_consumers, *two_consumers.find("in")) == nullptr);
+  const auto two_replicas = load(R"(
+[stages.in]
+type = "zmq_source"
+endpoint = "tcp://127.0.0.1:7001"
+[stages.sink]
+type = "null_sink"
+replicas = 2
+inputs.in = "in.out"
+)");
+  BOOST_TEST(consumer_on_producer_thread(two_replicas, *two_replicas.find("in")) == nullptr);
+  const auto pinned = load(R"(
+[devices.pinned]
+kind = "cpu"
+cores = [0]
+[stages.in]
+type = "zmq_source"
+endpoint = "tcp://127.0.0.1:7001"
+[stages.sink]
+type = "null_sink"
+device = "pinned"
+inputs.in = "in.out"
+)");
+  BOOST_TEST(consumer_on_producer_thread(pinned, *pinned.find("in")) == nullptr);
 }
