@@ -1,10 +1,9 @@
-// Matrix products on the CPU (see cpu_gemm.hpp). The Debian/Ubuntu OpenBLAS 0.3.21 declares
-// cblas_sbgemm but is built without it (no symbol in libopenblas.so), so bf16 and f16 operands
-// are widened to f32 in a per-thread scratch and multiplied with cblas_sgemm; a bf16/f16 result
-// is rounded back to nearest even. Widening costs O(m·k + k·n) against the product's O(m·n·k).
+// Matrix products on the CPU (see cpu_gemm.hpp), through OpenBLAS opened on first use
+// (openblas.hpp). The Debian/Ubuntu OpenBLAS 0.3.21 declares cblas_sbgemm but is built without
+// it (no symbol in libopenblas.so), so bf16 and f16 operands are widened to f32 in a per-thread
+// scratch and multiplied with cblas_sgemm; a bf16/f16 result is rounded back to nearest even.
+// Widening costs O(m·k + k·n) against the product's O(m·n·k).
 #include "devices/cpu/cpu_gemm.hpp"
-
-#include <cblas.h>
 
 #include <climits>
 #include <cstdint>
@@ -13,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "devices/cpu/openblas.hpp"
 #include "devices/float_convert.hpp"
 
 namespace loom {
@@ -75,9 +75,9 @@ void narrow_matrix(dtype type, const float* from, std::int64_t rows, std::int64_
 
 void sgemm(const gemm_args& a, const float* x, int ldx, const float* y, int ldy, float* z,
            int ldz) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(a.m),
-              static_cast<int>(a.n), static_cast<int>(a.k), a.alpha, x, ldx, y, ldy, a.beta, z,
-              ldz);
+  openblas().sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(a.m),
+                   static_cast<int>(a.n), static_cast<int>(a.k), a.alpha, x, ldx, y, ldy, a.beta,
+                   z, ldz);
 }
 
 }  // namespace
@@ -112,6 +112,6 @@ void cpu_gemm(const std::string& device, const gemm_args& args) {
   narrow_matrix(a.type, wide_c, a.m, a.n, a.ldc, a.c);
 }
 
-void keep_blas_on_calling_threads() { openblas_set_num_threads(1); }
+void keep_blas_on_calling_threads() { openblas().set_num_threads(1); }
 
 }  // namespace loom
