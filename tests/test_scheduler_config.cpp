@@ -93,11 +93,24 @@ BOOST_AUTO_TEST_CASE(the_run_configures_caf_with_these_settings) {
              scheduler_workers(graph, std::thread::hardware_concurrency()));
 }
 
-BOOST_AUTO_TEST_CASE(a_blocking_stage_runs_its_only_single_replica_consumer_on_its_thread) {
-  const auto graph = load(R"(
+namespace {
+
+// A blocking stage ("in") and what consumes it: `consumers` in TOML.
+graph_def network_source_and(const std::string& consumers) {
+  return load(R"(
+[devices.pinned]
+kind = "cpu"
+cores = [0]
 [stages.in]
 type = "zmq_source"
 endpoint = "tcp://127.0.0.1:7001"
+)" + consumers);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_blocking_stage_runs_its_only_single_replica_consumer_on_its_thread) {
+  const auto graph = network_source_and(R"(
 [stages.hop]
 type = "passthrough"
 inputs.in = "in.out"
@@ -111,10 +124,7 @@ inputs.in = "hop.out"
 }
 
 BOOST_AUTO_TEST_CASE(consumers_that_would_take_turns_on_one_thread_keep_their_own) {
-  const auto two_consumers = load(R"(
-[stages.in]
-type = "zmq_source"
-endpoint = "tcp://127.0.0.1:7001"
+  const auto two_consumers = network_source_and(R"(
 [stages.a]
 type = "null_sink"
 inputs.in = "in.out"
@@ -123,23 +133,14 @@ type = "null_sink"
 inputs.in = "in.out"
 )");
   BOOST_TEST(consumer_on_producer_thread(two_consumers, *two_consumers.find("in")) == nullptr);
-  const auto two_replicas = load(R"(
-[stages.in]
-type = "zmq_source"
-endpoint = "tcp://127.0.0.1:7001"
+  const auto two_replicas = network_source_and(R"(
 [stages.sink]
 type = "null_sink"
 replicas = 2
 inputs.in = "in.out"
 )");
   BOOST_TEST(consumer_on_producer_thread(two_replicas, *two_replicas.find("in")) == nullptr);
-  const auto pinned = load(R"(
-[devices.pinned]
-kind = "cpu"
-cores = [0]
-[stages.in]
-type = "zmq_source"
-endpoint = "tcp://127.0.0.1:7001"
+  const auto pinned = network_source_and(R"(
 [stages.sink]
 type = "null_sink"
 device = "pinned"
