@@ -40,7 +40,7 @@ struct replica_plan {
     full_policy policy = full_policy::block;
     std::string edge;  // "producer.port -> consumer.port"
     // The consumer runs on the producer's thread when a packet finds it idle (see
-    // same_thread_delivery.hpp and runs_consumer_on_own_thread in scheduler_config.hpp).
+    // same_thread_delivery.hpp and consumer_on_producer_thread in scheduler_config.hpp).
     bool on_producer_thread = false;
   };
   // One edge leaving an output port: one link, or one per consumer replica (dispatch).

@@ -82,26 +82,13 @@ class stage_actor : public caf::event_based_actor {
                            });
     }
     for (const auto& link : plan_->links) {
-      if (!link.on_producer_thread) {
-        senders_.emplace_back(
-            link.capacity, link.policy,
-            [this, &link](link_sender::batch&& b) {
-              send(link.consumer, data_msg{link.port, link.lane, std::move(b)});
-            },
-            [this, &link] { send(link.consumer, eos_msg{link.port, link.lane}); });
-        continue;
-      }
-      if (!delivery_) delivery_.emplace(system());
+      if (link.on_producer_thread && !delivery_) delivery_.emplace(system());
       senders_.emplace_back(
           link.capacity, link.policy,
           [this, &link](link_sender::batch&& b) {
-            delivery_->deliver(link.consumer, caf::strong_actor_ptr{ctrl()},
-                               data_msg{link.port, link.lane, std::move(b)});
+            send_to_consumer(link, data_msg{link.port, link.lane, std::move(b)});
           },
-          [this, &link] {
-            delivery_->deliver(link.consumer, caf::strong_actor_ptr{ctrl()},
-                               eos_msg{link.port, link.lane});
-          });
+          [this, &link] { send_to_consumer(link, eos_msg{link.port, link.lane}); });
     }
     dispatch_counters_.resize(plan_->links.size());
     if (stage().batch) batch_.emplace(*stage().batch);
@@ -118,6 +105,17 @@ class stage_actor : public caf::event_based_actor {
   }
 
   const stage_def& stage() const { return *plan_->stage; }
+
+  // A link whose consumer may run on this thread goes through delivery_, the others through
+  // CAF's scheduler.
+  template <class Message>
+  void send_to_consumer(const replica_plan::out_link& link, Message&& message) {
+    if (link.on_producer_thread)
+      delivery_->deliver(link.consumer, caf::strong_actor_ptr{ctrl()},
+                         std::forward<Message>(message));
+    else
+      send(link.consumer, std::forward<Message>(message));
+  }
 
   void open_stage() {
     ctx_.emplace(stage().name, *stage().spec, stage().values, stage().device, plan_->replica);
