@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "devices/library_symbol.hpp"
+
 namespace loom {
 namespace {
 
@@ -16,9 +18,7 @@ constexpr const char* soname = "libcublas.so." LOOM_CUBLAS_MAJOR;
 
 template <class Function>
 void resolve(void* library, const char* symbol, Function& into) {
-  into = reinterpret_cast<Function>(dlsym(library, symbol));
-  if (into == nullptr)
-    throw std::runtime_error(fmt::format("{} has no entry '{}'", soname, symbol));
+  resolve_symbol(library, soname, symbol, into);
 }
 
 cublas_library load() {
