@@ -30,9 +30,24 @@ provided='^(linux-vdso|ld-linux|libc|libm|libdl|libpthread|librt|libutil|libreso
 
 # "NAME PATH" for every library the programs, libloom and the device plugins beside it (which
 # device_registry::standard() loads) need, as the loader resolves them now.
+# Where the loader would find soname $1 now: LD_LIBRARY_PATH first, then its cache.
+found_library() {
+  local dir
+  for dir in ${LD_LIBRARY_PATH//:/ }; do
+    [[ -e $dir/$1 ]] && { echo "$dir/$1"; return; }
+  done
+  ldconfig -p | awk -v soname="$1" '$1 == soname && /x86-64/ { print $NF; exit }'
+}
+
+# libloom also opens OpenBLAS itself, at its first matrix product (devices/cpu/openblas.hpp): it
+# and what it needs travel too.
 resolved_libraries() {
-  ldd "${programs[@]}" "$build"/libloom.so.* "$build"/libloom_device_*.so 2>/dev/null |
-    awk '$2 == "=>" { print $1, $3 }' | sort -u
+  local openblas
+  openblas=$(found_library libopenblas.so.0)
+  { ldd "${programs[@]}" "$build"/libloom.so.* "$build"/libloom_device_*.so ${openblas:+"$openblas"} \
+      2>/dev/null | awk '$2 == "=>" { print $1, $3 }'
+    [[ -n $openblas ]] && echo "libopenblas.so.0 $openblas"
+  } | sort -u
 }
 
 prepare() {
