@@ -33,7 +33,7 @@ provided='^(linux-vdso|ld-linux|libc|libm|libdl|libpthread|librt|libutil|libreso
 # Where the loader would find soname $1 now: LD_LIBRARY_PATH first, then its cache.
 found_library() {
   local dir
-  for dir in ${LD_LIBRARY_PATH//:/ }; do
+  for dir in ${LD_LIBRARY_PATH:+${LD_LIBRARY_PATH//:/ }}; do
     [[ -e $dir/$1 ]] && { echo "$dir/$1"; return; }
   done
   ldconfig -p | awk -v soname="$1" '$1 == soname && /x86-64/ { print $NF; exit }'
