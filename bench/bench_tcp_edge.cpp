@@ -19,6 +19,11 @@
 //         arrival_clock is this bench's own sink stage (registered in the bench's registry): it
 //         notes when its first and its last packet arrived, after the runtime delivered them.
 //
+//   channel (with --channel): the same edge without the runtimes, to tell the transport's cost
+//         from the runtime's: an edge_channel that connects and pushes one shared tensor N times,
+//         and in the other process an edge_channel that binds and takes them (the conversation,
+//         credit and frames zmq_sink and zmq_source use, with no actors, stages or graph).
+//
 // Each side picks its own N so that a measured span lasts at least `--seconds` (default 1): a
 // span that came out shorter is thrown away and measured again with more messages. Each size
 // runs raw and loom alternately, `--rounds` times (default 5), so that a change of load on the
@@ -30,7 +35,8 @@
 // loom's configure_network calls): the allocator's settings are the process's choice, not the
 // transport's.
 //
-//   build/bench/bench_tcp_edge [--rounds N] [--seconds S] [--size BYTES] [--only raw|loom]
+//   build/bench/bench_tcp_edge [--rounds N] [--seconds S] [--size BYTES] [--channel]
+//                              [--only raw|loom|channel]
 //
 // --size runs one row (any size); --only measures one side, for profiling it (no ratio then).
 #include <limits.h>
@@ -57,6 +63,7 @@
 #include <fmt/format.h>
 
 #include "actors/runtime.hpp"
+#include "connectors/edge_channel.hpp"
 #include "connectors/network.hpp"
 #include "graphs/load.hpp"
 #include "stages/registry.hpp"
@@ -311,6 +318,45 @@ inputs.in = "src.out"
   return {count, seen.span(), seconds_between(start, seen.first), sent.stats.bytes_copied};
 }
 
+// The receiving process of measure_channel: takes packets until the sender said bye.
+void channel_receive(const std::string& endpoint) {
+  configure_network({security::insecure(), "", ""});
+  edge_options options;
+  options.endpoint = endpoint;
+  edge_channel in(edge_role::receives_data, options, shared_process_network());
+  for (;;) {
+    const auto taken = in.take(std::chrono::milliseconds(50));
+    for (std::size_t i = 0; i < taken.size(); ++i) received.note();
+    if (taken.empty() && in.byes() > 0 && in.queue_empty()) break;
+  }
+  in.leave("end of stream", std::chrono::seconds(1));
+}
+
+// `count` packets of one shared `size`-byte tensor from one edge_channel to another, each in its
+// own process: the edge of measure_loom without the runtimes on either side.
+measurement measure_channel(std::size_t size, int count) {
+  const std::string endpoint = fmt::format("tcp://127.0.0.1:{}", free_port());
+  packet p;
+  p.tensors.push_back({"data", tensor::zeros(dtype::u8, {static_cast<std::int64_t>(size)})});
+  std::atomic<bool> give_up{false};
+  const auto seen = receive_in_other_process("channel", endpoint, size, count, [&] {
+    edge_options options;
+    options.endpoint = endpoint;
+    options.bind = false;
+    edge_channel out(edge_role::sends_data, options, shared_process_network());
+    const auto wait = std::chrono::milliseconds(50);
+    for (int i = 0; i < count; ++i) {
+      p.sequence = static_cast<std::uint64_t>(i);
+      while (!out.push(p, wait))
+        if (give_up) die("channel: the receiving process is gone");
+    }
+    while (!out.drained(wait))
+      if (give_up) die("channel: the receiving process is gone");
+    out.leave("end of stream", std::chrono::seconds(1));
+  }, [&] { give_up = true; });
+  return {count, seen.span(), 0, 0};
+}
+
 // One side of one size: its message count grows until a span lasts `min_seconds`; spans
 // shorter than that are measured again and not kept.
 struct side {
@@ -346,12 +392,12 @@ double median(std::vector<double> values) {
   return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
 }
 
-// loom / raw of each round (the two ran back to back): the figure the target is judged by, since
-// a change of load between rounds moves both.
-std::vector<double> round_ratios(const side& raw, const side& loom) {
+// other / raw of each round (the two ran one after the other): the figure the target is judged
+// by, since a change of load between rounds moves both.
+std::vector<double> round_ratios(const side& raw, const side& other) {
   std::vector<double> ratios;
   for (std::size_t i = 0; i < raw.per_round.size(); ++i)
-    ratios.push_back(loom.per_round[i] / raw.per_round[i]);
+    ratios.push_back(other.per_round[i] / raw.per_round[i]);
   return ratios;
 }
 
@@ -361,13 +407,15 @@ std::string size_name(std::size_t size) {
   return fmt::format("{} B", size);
 }
 
-// `--receive raw|loom ENDPOINT SIZE COUNT`: the receiving process of one measurement.
+// `--receive raw|loom|channel ENDPOINT SIZE COUNT`: the receiving process of one measurement.
 int receive_main(int argc, char** argv) {
-  if (argc != 6) die("--receive takes raw|loom ENDPOINT SIZE COUNT");
+  if (argc != 6) die("--receive takes raw|loom|channel ENDPOINT SIZE COUNT");
   const std::string side = argv[2], endpoint = argv[3];
   const auto size = static_cast<std::size_t>(std::atol(argv[4]));
   if (side == "raw")
     raw_receive(endpoint, size, std::atoi(argv[5]));
+  else if (side == "channel")
+    channel_receive(endpoint);
   else
     loom_receive(endpoint);
   report_arrivals();
@@ -382,6 +430,9 @@ int main(int argc, char** argv) {
   double min_seconds = 1.0;
   std::size_t only_size = 0;
   std::string only_side;
+  bool with_channel = false;
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]) == "--channel") with_channel = true;
   for (int i = 1; i + 1 < argc; ++i) {
     const std::string flag = argv[i];
     if (flag == "--rounds") rounds = std::max(1, std::atoi(argv[i + 1]));
@@ -389,8 +440,8 @@ int main(int argc, char** argv) {
     if (flag == "--size") only_size = std::max(1L, std::atol(argv[i + 1]));
     if (flag == "--only") only_side = argv[i + 1];
   }
-  if (!only_side.empty() && only_side != "raw" && only_side != "loom")
-    die("--only takes raw or loom, not '" + only_side + "'");
+  if (!only_side.empty() && only_side != "raw" && only_side != "loom" && only_side != "channel")
+    die("--only takes raw, loom or channel, not '" + only_side + "'");
   configure_network({security::insecure(), "", ""});
 
   fmt::print("one graph edge over tcp loopback, insecure: GB/s of payload from the first arrival "
@@ -411,12 +462,17 @@ int main(int argc, char** argv) {
   for (const auto& [size, raw_count, loom_count] : rows) {
     side raw{measure_raw, raw_count};
     side loom{measure_loom, loom_count};
+    side channel{measure_channel, loom_count};
+    auto measures = [&](const std::string& name) {
+      return only_side.empty() ? name != "channel" || with_channel : only_side == name;
+    };
     for (int round = 0; round < rounds; ++round) {
-      if (only_side != "loom") raw.run_round(size, min_seconds);
-      if (only_side != "raw") loom.run_round(size, min_seconds);
+      if (measures("raw")) raw.run_round(size, min_seconds);
+      if (measures("loom")) loom.run_round(size, min_seconds);
+      if (measures("channel")) channel.run_round(size, min_seconds);
     }
     if (!only_side.empty()) {
-      const auto& measured = only_side == "raw" ? raw : loom;
+      const auto& measured = only_side == "raw" ? raw : only_side == "loom" ? loom : channel;
       fmt::print("{:>7} | {} {:.3f} GB/s, {:.0f} packets/s\n", size_name(size), only_side,
                  measured.packets_per_second() * static_cast<double>(size) / 1e9,
                  measured.packets_per_second());
@@ -433,6 +489,15 @@ int main(int argc, char** argv) {
                loom.packets_per_second(), ratio, *std::min_element(ratios.begin(), ratios.end()),
                *std::max_element(ratios.begin(), ratios.end()), loom.best->startup * 1e3,
                loom.bytes_copied);
+    if (with_channel) {
+      const auto channel_ratios = round_ratios(raw, channel);
+      fmt::print("{:>7} | channel alone (no runtimes): {:.3f} GB/s, channel / raw {:.2f} "
+                 "({:.2f}–{:.2f})\n",
+                 "", channel.packets_per_second() * static_cast<double>(size) / 1e9,
+                 median(channel_ratios),
+                 *std::min_element(channel_ratios.begin(), channel_ratios.end()),
+                 *std::max_element(channel_ratios.begin(), channel_ratios.end()));
+    }
   }
   if (!only_side.empty() || only_size > 0) return 0;
   fmt::print("\nloom / raw at 1 MiB, the median of the rounds' ratios: {:.2f} (target ≥ 0.90: "
