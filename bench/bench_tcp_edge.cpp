@@ -401,6 +401,12 @@ std::vector<double> round_ratios(const side& raw, const side& other) {
   return ratios;
 }
 
+// "0.85 (0.78–0.97)": the median of the rounds' ratios, and their range.
+std::string ratio_summary(const std::vector<double>& ratios) {
+  const auto [least, most] = std::minmax_element(ratios.begin(), ratios.end());
+  return fmt::format("{:.2f} ({:.2f}–{:.2f})", median(ratios), *least, *most);
+}
+
 std::string size_name(std::size_t size) {
   if (size % mib == 0) return fmt::format("{} MiB", size / mib);
   if (size % kib == 0) return fmt::format("{} KiB", size / kib);
@@ -481,23 +487,16 @@ int main(int argc, char** argv) {
     const double raw_rate = raw.packets_per_second() * static_cast<double>(size);
     const double loom_rate = loom.packets_per_second() * static_cast<double>(size);
     const auto ratios = round_ratios(raw, loom);
-    const double ratio = median(ratios);
-    if (size == mib) target_ratio = ratio;
-    fmt::print("{:>7} | {:>8} | {:>8.3f} | {:>9} | {:>9.3f} | {:>10.0f} | "
-               "{:>5.2f} ({:.2f}–{:.2f}) | {:>13.0f} | {:>12}\n",
+    if (size == mib) target_ratio = median(ratios);
+    fmt::print("{:>7} | {:>8} | {:>8.3f} | {:>9} | {:>9.3f} | {:>10.0f} | {:>17} | {:>13.0f} | "
+               "{:>12}\n",
                size_name(size), raw.best->count, raw_rate / 1e9, loom.best->count, loom_rate / 1e9,
-               loom.packets_per_second(), ratio, *std::min_element(ratios.begin(), ratios.end()),
-               *std::max_element(ratios.begin(), ratios.end()), loom.best->startup * 1e3,
+               loom.packets_per_second(), ratio_summary(ratios), loom.best->startup * 1e3,
                loom.bytes_copied);
-    if (with_channel) {
-      const auto channel_ratios = round_ratios(raw, channel);
-      fmt::print("{:>7} | channel alone (no runtimes): {:.3f} GB/s, channel / raw {:.2f} "
-                 "({:.2f}–{:.2f})\n",
-                 "", channel.packets_per_second() * static_cast<double>(size) / 1e9,
-                 median(channel_ratios),
-                 *std::min_element(channel_ratios.begin(), channel_ratios.end()),
-                 *std::max_element(channel_ratios.begin(), channel_ratios.end()));
-    }
+    if (with_channel)
+      fmt::print("{:>7} | channel alone (no runtimes): {:.3f} GB/s, channel / raw {}\n", "",
+                 channel.packets_per_second() * static_cast<double>(size) / 1e9,
+                 ratio_summary(round_ratios(raw, channel)));
   }
   if (!only_side.empty() || only_size > 0) return 0;
   fmt::print("\nloom / raw at 1 MiB, the median of the rounds' ratios: {:.2f} (target ≥ 0.90: "
