@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "connectors/edge_channel.hpp"
 #include "stages/stage.hpp"
@@ -13,11 +14,12 @@ namespace loom::net_stages {
 class wire_counters {
  public:
   // `direction` is "sent" or "received": wire_packets_sent, wire_bytes_received, ...
-  explicit wire_counters(std::string direction) : direction_(std::move(direction)) {}
+  explicit wire_counters(const std::string& direction)
+      : packets_("wire_packets_" + direction), bytes_("wire_bytes_" + direction) {}
 
   void update(stage_context& ctx, const edge_counts& now) {
-    add(ctx, "wire_packets_" + direction_, now.packets, last_.packets);
-    add(ctx, "wire_bytes_" + direction_, now.bytes, last_.bytes);
+    add(ctx, packets_, now.packets, last_.packets);
+    add(ctx, bytes_, now.bytes, last_.bytes);
     add(ctx, "refused_frames", now.refused_frames, last_.refused_frames);
     add(ctx, "credit_wait_ms", now.credit_wait_ns / 1000000, last_.credit_wait_ns / 1000000);
     add(ctx, "in_flight_peak", now.in_flight_peak, last_.in_flight_peak);
@@ -26,14 +28,15 @@ class wire_counters {
   }
 
  private:
-  static void add(stage_context& ctx, const std::string& name, std::uint64_t now,
+  static void add(stage_context& ctx, std::string_view name, std::uint64_t now,
                   std::uint64_t before) {
     // Every counter appears, zeros included, so that a reader can tell "none" from "absent".
     if (now > before || ctx.counters().find(name) == ctx.counters().end())
       ctx.count(name, 0, now - before);
   }
 
-  std::string direction_;
+  // Named once: update runs after every call, on the path of every packet.
+  std::string packets_, bytes_;
   edge_counts last_;
 };
 
