@@ -295,6 +295,7 @@ struct edge_channel::impl {
   bool read_one() {
     std::string id;
     std::string address;
+    auto it = peers.end();
     if (options.bind) {
       zmq_msg_t identity;
       zmq_msg_init(&identity);
@@ -305,17 +306,22 @@ struct edge_channel::impl {
         throw std::runtime_error(fmt::format("cannot receive: {}", zmq_strerror(error)));
       }
       id.assign(static_cast<const char*>(zmq_msg_data(&identity)), zmq_msg_size(&identity));
-      if (const char* a = zmq_msg_gets(&identity, "Peer-Address")) address = a;
+      it = peers.find(id);
+      // A known peer has its name already; only a stranger's address is looked up, to name it.
+      if (it == peers.end())
+        if (const char* a = zmq_msg_gets(&identity, "Peer-Address")) address = a;
       const bool more = zmq_msg_more(&identity) != 0;
       zmq_msg_close(&identity);
       if (!more) {
-        if (!leaving) refuse(id, peer_name(address), "an empty message");
+        if (!leaving) refuse(id, it != peers.end() ? it->second.name : peer_name(address),
+                             "an empty message");
         return true;
       }
+    } else {
+      it = peers.find(id);
     }
-    const auto it = peers.find(id);
-    const std::string name =
-        it != peers.end() ? it->second.name : peer_name(address);
+    const std::string stranger = it == peers.end() ? peer_name(address) : std::string();
+    const std::string& name = it != peers.end() ? it->second.name : stranger;
     std::optional<wire::received_message> message;
     try {
       message = wire::receive_message(socket, name, options.limits, true);

@@ -11,6 +11,7 @@
 #include <kj/exception.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <memory>
 #include <type_traits>
@@ -119,6 +120,20 @@ std::optional<dtype> from_wire(schema::DType type) {
   }
   return std::nullopt;
 }
+
+// A message builder whose first segment is a zeroed array of its own rather than capnp's default
+// 8 KiB calloc. Loom's frames mostly fit in it (a packet header with one tensor is about 30 words;
+// larger ones grow into heap segments), so building one allocates only its flat copy — once per
+// packet on a sending edge. The array is a base listed first, so that it outlives capnp's
+// builder, which zeroes what it used when it goes.
+struct frame_space {
+  std::array<capnp::word, 256> words{};
+};
+
+class frame_builder : private frame_space, public capnp::MallocMessageBuilder {
+ public:
+  frame_builder() : capnp::MallocMessageBuilder(kj::arrayPtr(words.data(), words.size())) {}
+};
 
 // The builder's message as one flat array, handed over to a buffer without copying it again.
 buffer flatten(capnp::MessageBuilder& builder) {
@@ -398,7 +413,7 @@ encoded_message encode_packet(const packet& p, std::uint32_t edge_id, const wire
     check_outgoing_text("a metadata value", value, limits);
   }
 
-  capnp::MallocMessageBuilder builder;
+  frame_builder builder;
   auto header = builder.initRoot<schema::Frame>().initPacket();
   header.setEdgeId(edge_id);
   header.setStreamId(p.stream_id);
@@ -432,7 +447,7 @@ encoded_message encode_frame(const hello& h, const wire_limits& limits) {
   check_outgoing_text("hello.graphHash", h.graph_hash, limits);
   check_outgoing_text("hello.nodeName", h.node_name, limits);
   check_outgoing_text("hello.bootId", h.boot_id, limits);
-  capnp::MallocMessageBuilder builder;
+  frame_builder builder;
   auto out = builder.initRoot<schema::Frame>().initHello();
   out.setLoomVersion(capnp::Text::Reader(h.loom_version.data(), h.loom_version.size()));
   out.setProtocolVersion(h.protocol_version);
@@ -443,7 +458,7 @@ encoded_message encode_frame(const hello& h, const wire_limits& limits) {
 }
 
 encoded_message encode_frame(const credit& c) {
-  capnp::MallocMessageBuilder builder;
+  frame_builder builder;
   auto out = builder.initRoot<schema::Frame>().initCredit();
   out.setEdgeId(c.edge_id);
   out.setCount(c.count);
@@ -451,14 +466,14 @@ encoded_message encode_frame(const credit& c) {
 }
 
 encoded_message encode_frame(const heartbeat& h) {
-  capnp::MallocMessageBuilder builder;
+  frame_builder builder;
   builder.initRoot<schema::Frame>().initHeartbeat().setSentNs(h.sent_ns);
   return {flatten(builder), {}, 0};
 }
 
 encoded_message encode_frame(const bye& b, const wire_limits& limits) {
   check_outgoing_text("bye.reason", b.reason, limits);
-  capnp::MallocMessageBuilder builder;
+  frame_builder builder;
   builder.initRoot<schema::Frame>().initBye().setReason(
       capnp::Text::Reader(b.reason.data(), b.reason.size()));
   return {flatten(builder), {}, 0};
@@ -466,7 +481,7 @@ encoded_message encode_frame(const bye& b, const wire_limits& limits) {
 
 encoded_message encode_frame(const peer_error& e, const wire_limits& limits) {
   check_outgoing_text("error.message", e.message, limits);
-  capnp::MallocMessageBuilder builder;
+  frame_builder builder;
   builder.initRoot<schema::Frame>().initError().setMessage(
       capnp::Text::Reader(e.message.data(), e.message.size()));
   return {flatten(builder), {}, 0};

@@ -160,6 +160,21 @@ BOOST_AUTO_TEST_CASE(packet_round_trip_every_dtype_rank_and_empty_tensors) {
   }
 }
 
+// The encoder builds headers in a 2 KiB first segment; a header beyond it spans several Cap'n
+// Proto segments, which the receiver must read back alike.
+BOOST_AUTO_TEST_CASE(headers_beyond_one_segment_round_trip) {
+  auto p = sample_packet();
+  p.metadata.emplace_back("caption", std::string(3000, 'c'));
+  auto message = lw::encode_packet(p, 5);
+  std::uint32_t segments_minus_one = 0;
+  std::memcpy(&segments_minus_one, message.header.data(), sizeof segments_minus_one);
+  BOOST_TEST(segments_minus_one >= 1u);
+  auto decoded = lw::decode(copy_buffer(message.header), copied(message.payloads), "inproc://test");
+  auto* got = std::get_if<lw::packet_frame>(&decoded);
+  BOOST_TEST_REQUIRE(got != nullptr);
+  check_same_packet(p, got->value);
+}
+
 BOOST_AUTO_TEST_CASE(decoded_tensors_keep_the_frames_alive) {
   packet p;
   p.set("x", patterned(dtype::f32, {64}, 3));
