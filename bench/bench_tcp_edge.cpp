@@ -24,12 +24,14 @@
 //         and in the other process an edge_channel that binds and takes them (the conversation,
 //         credit and frames zmq_sink and zmq_source use, with no actors, stages or graph).
 //
-// Each side picks its own N so that a measured span lasts at least `--seconds` (default 1): a
+// Each side picks its own N so that a measured span lasts at least `--seconds` (default 0.5): a
 // span that came out shorter is thrown away and measured again with more messages. Each size
-// runs raw and loom alternately, `--rounds` times (default 5), so that a change of load on the
-// machine hits both; the best of each is reported, and loom / raw is the median of the rounds'
-// ratios (with their range): on a shared 2-core machine raw ZeroMQ alone moves anything from 2 to
-// 6 GB/s from one minute to the next, and a ratio of two bests would pair different minutes.
+// runs `--rounds` rounds (default 12), raw and loom back to back in each, raw first in one round
+// and last in the next, so that a change of load on the machine hits both and a drift favours
+// neither; the best of each is reported, and loom / raw is the median of the rounds' ratios with
+// their interquartile range: on a shared 2-core machine raw ZeroMQ alone moves anything from 3 to
+// 6.7 GB/s from one minute to the next, single rounds' ratios from 0.5 to 1.2, and a ratio of two
+// bests would pair different minutes.
 // Insecure (no CURVE) on both sides: this measures the transport, not the encryption. Both
 // receiving processes keep freed memory for ZeroMQ's frames (keep_freed_memory_for_frames, which
 // loom's configure_network calls): the allocator's settings are the process's choice, not the
@@ -360,6 +362,7 @@ measurement measure_channel(std::size_t size, int count) {
 // One side of one size: its message count grows until a span lasts `min_seconds`; spans
 // shorter than that are measured again and not kept.
 struct side {
+  std::string name;
   measurement (*measure)(std::size_t, int);
   int count;
   std::optional<measurement> best;
@@ -386,11 +389,16 @@ struct side {
   double packets_per_second() const { return throughput_of(*best); }
 };
 
-double median(std::vector<double> values) {
+// The `q` quantile of `values` (0.5: the median), between the two nearest ranks.
+double quantile(std::vector<double> values, double q) {
   std::sort(values.begin(), values.end());
-  const auto n = values.size();
-  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+  const double rank = q * static_cast<double>(values.size() - 1);
+  const auto below = static_cast<std::size_t>(rank);
+  const auto above = std::min(below + 1, values.size() - 1);
+  return values[below] + (rank - static_cast<double>(below)) * (values[above] - values[below]);
 }
+
+double median(const std::vector<double>& values) { return quantile(values, 0.5); }
 
 // other / raw of each round (the two ran one after the other): the figure the target is judged
 // by, since a change of load between rounds moves both.
@@ -401,10 +409,11 @@ std::vector<double> round_ratios(const side& raw, const side& other) {
   return ratios;
 }
 
-// "0.85 (0.78–0.97)": the median of the rounds' ratios, and their range.
+// "0.85 (0.78–0.97)": the median of the rounds' ratios, and the middle half of them (the
+// quartiles): single rounds stray too far here for their range to say anything.
 std::string ratio_summary(const std::vector<double>& ratios) {
-  const auto [least, most] = std::minmax_element(ratios.begin(), ratios.end());
-  return fmt::format("{:.2f} ({:.2f}–{:.2f})", median(ratios), *least, *most);
+  return fmt::format("{:.2f} ({:.2f}–{:.2f})", median(ratios), quantile(ratios, 0.25),
+                     quantile(ratios, 0.75));
 }
 
 std::string size_name(std::size_t size) {
@@ -412,6 +421,22 @@ std::string size_name(std::size_t size) {
   if (size % kib == 0) return fmt::format("{} KiB", size / kib);
   return fmt::format("{} B", size);
 }
+
+constexpr const char* usage = R"(bench_tcp_edge: one graph edge (zmq_sink -> zmq_source) over tcp loopback
+against raw ZeroMQ PUSH/PULL moving the same bytes, each side in two processes. Prints GB/s per
+side and loom / raw for 1 KiB, 64 KiB and 1 MiB tensors; the target is loom / raw >= 0.90 at
+1 MiB (docs/benchmarks.md, "TCP edge").
+
+  --rounds N     rounds per size, raw and loom back to back in each (default 12)
+  --seconds S    the shortest measured span kept, per side and round (default 0.5)
+  --size BYTES   one row of this size only
+  --channel      a third side per round: the edge_channel alone, without the runtimes
+  --only SIDE    measure raw, loom or channel alone (for profilers; no ratio)
+  --each-round   print every round's GB/s per side (odd rounds ran raw first, even ones last)
+
+  build/bench/bench_tcp_edge
+  build/bench/bench_tcp_edge --size 1048576 --rounds 20 --channel
+)";
 
 // `--receive raw|loom|channel ENDPOINT SIZE COUNT`: the receiving process of one measurement.
 int receive_main(int argc, char** argv) {
@@ -432,27 +457,46 @@ int receive_main(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "--receive") return receive_main(argc, argv);
-  int rounds = 5;
-  double min_seconds = 1.0;
+  int rounds = 12;
+  double min_seconds = 0.5;
   std::size_t only_size = 0;
   std::string only_side;
   bool with_channel = false;
-  for (int i = 1; i < argc; ++i)
-    if (std::string(argv[i]) == "--channel") with_channel = true;
-  for (int i = 1; i + 1 < argc; ++i) {
+  bool each_round = false;
+  for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
-    if (flag == "--rounds") rounds = std::max(1, std::atoi(argv[i + 1]));
-    if (flag == "--seconds") min_seconds = std::max(0.01, std::atof(argv[i + 1]));
-    if (flag == "--size") only_size = std::max(1L, std::atol(argv[i + 1]));
-    if (flag == "--only") only_side = argv[i + 1];
+    if (flag == "--help" || flag == "-h") {
+      std::fputs(usage, stdout);
+      return 0;
+    }
+    if (flag == "--channel") {
+      with_channel = true;
+      continue;
+    }
+    if (flag == "--each-round") {
+      each_round = true;
+      continue;
+    }
+    if (i + 1 == argc) die(fmt::format("{} takes a value; see --help", flag));
+    const char* value = argv[++i];
+    if (flag == "--rounds")
+      rounds = std::max(1, std::atoi(value));
+    else if (flag == "--seconds")
+      min_seconds = std::max(0.01, std::atof(value));
+    else if (flag == "--size")
+      only_size = static_cast<std::size_t>(std::max(1L, std::atol(value)));
+    else if (flag == "--only")
+      only_side = value;
+    else
+      die(fmt::format("unknown option {}; see --help", flag));
   }
   if (!only_side.empty() && only_side != "raw" && only_side != "loom" && only_side != "channel")
     die("--only takes raw, loom or channel, not '" + only_side + "'");
   configure_network({security::insecure(), "", ""});
 
   fmt::print("one graph edge over tcp loopback, insecure: GB/s of payload from the first arrival "
-             "to the last\n(each span ≥ {} s; best of {} alternating rounds; loom / raw: the median "
-             "of the rounds' ratios, and their range)\n\n",
+             "to the last\n(each span ≥ {} s; best of {} rounds, raw first and last in turn; loom / "
+             "raw: the median of the rounds' ratios, and their quartiles)\n\n",
              min_seconds, rounds);
   if (only_side.empty())
     fmt::print("{:>7} | {:>8} | {:>8} | {:>9} | {:>9} | {:>10} | {:>17} | {:>13} | {:>12}\n",
@@ -466,17 +510,27 @@ int main(int argc, char** argv) {
   if (only_size > 0) rows = {{only_size, 4000, 3000}};
   double target_ratio = 0;
   for (const auto& [size, raw_count, loom_count] : rows) {
-    side raw{measure_raw, raw_count};
-    side loom{measure_loom, loom_count};
-    side channel{measure_channel, loom_count};
+    side raw{"raw", measure_raw, raw_count};
+    side loom{"loom", measure_loom, loom_count};
+    side channel{"channel", measure_channel, loom_count};
     auto measures = [&](const std::string& name) {
       return only_side.empty() ? name != "channel" || with_channel : only_side == name;
     };
     for (int round = 0; round < rounds; ++round) {
-      if (measures("raw")) raw.run_round(size, min_seconds);
-      if (measures("loom")) loom.run_round(size, min_seconds);
-      if (measures("channel")) channel.run_round(size, min_seconds);
+      std::vector<side*> order = {&raw, &loom, &channel};
+      if (round % 2 == 1) std::reverse(order.begin(), order.end());
+      for (side* s : order)
+        if (measures(s->name)) s->run_round(size, min_seconds);
     }
+    if (each_round)
+      for (int round = 0; round < rounds; ++round) {
+        std::string line = fmt::format("{:>7} | round {:>2}:", size_name(size), round + 1);
+        for (const side* s : {&raw, &loom, &channel})
+          if (measures(s->name))
+            line += fmt::format(" {} {:.3f}", s->name,
+                                s->per_round[round] * static_cast<double>(size) / 1e9);
+        fmt::print("{}\n", line);
+      }
     if (!only_side.empty()) {
       const auto& measured = only_side == "raw" ? raw : only_side == "loom" ? loom : channel;
       fmt::print("{:>7} | {} {:.3f} GB/s, {:.0f} packets/s\n", size_name(size), only_side,
