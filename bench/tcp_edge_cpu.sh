@@ -39,8 +39,13 @@ measure() {
   local bench_pid=$!
   sleep 2.3  # set-up, and a second into the span
   local sender receiver
-  sender=$(pgrep -f "^$bench --size" | head -1)
-  receiver=$(pgrep -f "^$bench --receive" | head -1)
+  sender=$(pgrep -f "^$bench --size" | head -1 || true)
+  receiver=$(pgrep -f "^$bench --receive" | head -1 || true)
+  if [[ -z $sender || -z $receiver ]]; then
+    echo "tcp_edge_cpu.sh: the $side run had no sending or receiving process 2.3 s in:" >&2
+    cat "$work/out" >&2
+    exit 1
+  fi
   perf stat --per-thread -x, -e task-clock -p "$sender" -o "$work/send" -- sleep 1 &
   perf stat --per-thread -x, -e task-clock -p "$receiver" -o "$work/receive" -- sleep 1
   wait
