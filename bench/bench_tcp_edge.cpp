@@ -29,8 +29,8 @@
 // runs `--rounds` rounds (default 12), raw and loom back to back in each, raw first in one round
 // and last in the next, so that a change of load on the machine hits both and a drift favours
 // neither; the best of each is reported, and loom / raw is the median of the rounds' ratios with
-// their interquartile range: on a shared 2-core machine raw ZeroMQ alone moves anything from 3 to
-// 6.7 GB/s from one minute to the next, single rounds' ratios from 0.5 to 1.2, and a ratio of two
+// their interquartile range: on a shared 2-core machine raw ZeroMQ alone moves anything from 2.3
+// to 6.9 GB/s from one run to the next, single rounds' ratios from 0.5 to 1.25, and a ratio of two
 // bests would pair different minutes.
 // Insecure (no CURVE) on both sides: this measures the transport, not the encryption. Both
 // receiving processes keep freed memory for ZeroMQ's frames (keep_freed_memory_for_frames, which
