@@ -296,6 +296,7 @@ struct edge_channel::impl {
     std::string id;
     std::string address;
     auto it = peers.end();
+    bool more = true;  // a routing identity with nothing after it is an empty message
     if (options.bind) {
       zmq_msg_t identity;
       zmq_msg_init(&identity);
@@ -310,18 +311,17 @@ struct edge_channel::impl {
       // A known peer has its name already; only a stranger's address is looked up, to name it.
       if (it == peers.end())
         if (const char* a = zmq_msg_gets(&identity, "Peer-Address")) address = a;
-      const bool more = zmq_msg_more(&identity) != 0;
+      more = zmq_msg_more(&identity) != 0;
       zmq_msg_close(&identity);
-      if (!more) {
-        if (!leaving) refuse(id, it != peers.end() ? it->second.name : peer_name(address),
-                             "an empty message");
-        return true;
-      }
     } else {
       it = peers.find(id);
     }
     const std::string stranger = it == peers.end() ? peer_name(address) : std::string();
     const std::string& name = it != peers.end() ? it->second.name : stranger;
+    if (!more) {
+      if (!leaving) refuse(id, name, "an empty message");
+      return true;
+    }
     std::optional<wire::received_message> message;
     try {
       message = wire::receive_message(socket, name, options.limits, true);
