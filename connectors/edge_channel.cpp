@@ -3,26 +3,31 @@
 // it uses the socket (ZeroMQ sockets are not thread-safe, but may change threads between calls).
 // On the hot path the stage's thread does all the work itself, with no thread switch: push()
 // sends its packet (reading the credit that came in only when the credit it knows of ran out),
-// take() reads every packet that came in (ZMQ_DONTWAIT, until none is left) and gives back
-// credit, and a call that has to wait sleeps in poll() on the socket's ZMQ_FD. The channel's
-// thread keeps the timers (heartbeats, silence, credit that lingers) and serves the socket while
-// the stage is busy elsewhere; it watches the socket only then, and when it changed something a
-// waiting stage must see, it wakes the stage through an eventfd.
+// and a push that has to wait sleeps in poll() on the socket's ZMQ_FD; take() receives the next
+// message the way a plain blocking ZeroMQ reader does — the socket lent to the stage's thread,
+// the mutex released, waiting inside libzmq up to poll_interval at a time — and tends the timers
+// between receives itself. The channel's thread keeps the timers (heartbeats, silence, credit
+// that lingers) and serves the socket while the stage is busy elsewhere; it watches the socket
+// only then, and when it changed something a waiting stage must see, it wakes the stage through
+// an eventfd.
 //
 // ZMQ_FD only says "something may have changed", and any call on the socket may consume that
 // signal. So a wait on it starts only right after a read that found the socket empty, and the
 // channel's thread reads at every round, woken or not (at least every poll_interval): what a
 // stage's call leaves unread waits at most that long. On this path a system call counts: a read
-// that finds nothing costs ZeroMQ two (bench_tcp_edge, docs/benchmarks.md).
+// that finds nothing costs ZeroMQ two, and a wait in poll() on ZMQ_FD two more than a wait
+// inside libzmq (bench_tcp_edge, docs/benchmarks.md).
 #include "connectors/edge_channel.hpp"
 
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <deque>
+#include <exception>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -51,6 +56,11 @@ constexpr int messages_per_round = 512;
 // credit, a heartbeat) with a TCP reset, and a reset makes the peer's kernel discard what it has
 // not read yet — the bye among it.
 constexpr auto bye_grace = 100ms;
+// A receive in take() that returns sooner than this found its message queued already (taking a
+// queued one costs a few µs; one that had to wait was put to sleep and woken, which takes longer),
+// so more may be queued behind it and take() reads them too. After a wait the next message is
+// most likely still on its way, and looking for it would cost ZeroMQ two system calls for nothing.
+constexpr auto queued_receive = 20us;
 // How long a send that met ZeroMQ's high-water mark waits before it tries again.
 constexpr auto busy_retry = 1ms;
 // Credit short of a batch goes back once its sender has sent nothing for this long: at the end of
@@ -81,6 +91,10 @@ struct edge_channel::impl {
   mutable std::mutex mutex;
   void* socket = nullptr;
   bool stage_waiting = false;  // the stage's thread sleeps in wait_for_news
+  // The stage's thread waits inside a receive on the socket, without the mutex (take()): until
+  // it comes back, nobody else touches the socket.
+  bool stage_in_socket = false;
+  int receive_timeout_ms = -1;  // the socket's ZMQ_RCVTIMEO as take() last set it
   // The last call on the socket was a read that found it empty, so ZMQ_FD will signal what comes
   // next: a wait may start without reading again. Any other call may consume the signal.
   bool read_to_empty = false;
@@ -190,6 +204,41 @@ struct edge_channel::impl {
     if (fds[0].revents & POLLIN) read_to_empty = false;
   }
 
+  // The stage's thread in take(), under `lock`: receives the next message, waiting for it up to
+  // `until` (poll_interval at most) inside libzmq with the mutex released — one blocking poll()
+  // per wait, as a plain reader's — then reads what was queued behind it, when it was queued, and
+  // tends the timers. Meanwhile the channel's thread leaves the socket alone (stage_in_socket).
+  void receive_waiting(std::unique_lock<std::mutex>& lock, clock::time_point until) {
+    const auto began = clock::now();
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - began);
+    const int timeout = static_cast<int>(std::clamp<std::int64_t>(
+        left.count(), 0, std::chrono::milliseconds(poll_interval).count()));
+    if (timeout != receive_timeout_ms) {
+      if (zmq_setsockopt(socket, ZMQ_RCVTIMEO, &timeout, sizeof timeout) != 0)
+        throw_zmq("cannot set the receive timeout of");
+      receive_timeout_ms = timeout;
+    }
+    std::unique_ptr<zmq_msg_t> first;
+    std::exception_ptr failed;
+    stage_in_socket = true;
+    lock.unlock();
+    try {
+      first = wire::receive_frame(socket, 0);
+    } catch (...) {
+      failed = std::current_exception();
+    }
+    lock.lock();
+    stage_in_socket = false;
+    if (failed) std::rethrow_exception(failed);
+    read_to_empty = !first;  // a receive that timed out left ZMQ_FD armed, as an empty read does
+    if (first) {
+      handle_message(std::move(first));
+      ++frames_read;
+      if (clock::now() - began < queued_receive) receive_available();
+    }
+    if (!leaving) tend();
+  }
+
   // The process's log writer starts each line with security_banner() (the CLI's, the node's).
   void log(const std::string& line) const {
     if (options.log) options.log(line);
@@ -238,12 +287,14 @@ struct edge_channel::impl {
       if (fds[0].revents & POLLIN) clear(wake_fd);
       std::lock_guard lock(mutex);
       if (stopping || !failure.empty()) return;
+      if (stage_in_socket) {  // the stage's thread tends the timers meanwhile
+        more = watch_socket = false;
+        continue;
+      }
       const auto read_before = frames_read;
       more = receive_available();
       if (!leaving) {
-        if (!options.bind && !hello_sent) say_hello();
-        if (role == edge_role::receives_data) give_credit_back();
-        keep_alive();
+        tend();
         more = receive_available() || more;
       }
       if (stage_waiting && (frames_read != read_before || !failure.empty())) signal(stage_fd);
@@ -293,26 +344,27 @@ struct edge_channel::impl {
   }
 
   bool read_one() {
+    auto first = wire::receive_frame(socket, ZMQ_DONTWAIT);
+    if (!first) return false;
+    handle_message(std::move(first));
+    return true;
+  }
+
+  // The message whose first frame came in: for a binding channel its sender's routing identity,
+  // for a connecting one its header.
+  void handle_message(std::unique_ptr<zmq_msg_t> first) {
     std::string id;
     std::string address;
     auto it = peers.end();
     bool more = true;  // a routing identity with nothing after it is an empty message
     if (options.bind) {
-      zmq_msg_t identity;
-      zmq_msg_init(&identity);
-      if (zmq_msg_recv(&identity, socket, ZMQ_DONTWAIT) < 0) {
-        const int error = zmq_errno();
-        zmq_msg_close(&identity);
-        if (error == EAGAIN || error == EINTR) return false;
-        throw std::runtime_error(fmt::format("cannot receive: {}", zmq_strerror(error)));
-      }
-      id.assign(static_cast<const char*>(zmq_msg_data(&identity)), zmq_msg_size(&identity));
+      id.assign(static_cast<const char*>(zmq_msg_data(first.get())), zmq_msg_size(first.get()));
       it = peers.find(id);
       // A known peer has its name already; only a stranger's address is looked up, to name it.
       if (it == peers.end())
-        if (const char* a = zmq_msg_gets(&identity, "Peer-Address")) address = a;
-      more = zmq_msg_more(&identity) != 0;
-      zmq_msg_close(&identity);
+        if (const char* a = zmq_msg_gets(first.get(), "Peer-Address")) address = a;
+      more = zmq_msg_more(first.get()) != 0;
+      zmq_msg_close(first.get());
     } else {
       it = peers.find(id);
     }
@@ -320,33 +372,29 @@ struct edge_channel::impl {
     const std::string& name = it != peers.end() ? it->second.name : stranger;
     if (!more) {
       if (!leaving) refuse(id, name, "an empty message");
-      return true;
+      return;
     }
     std::optional<wire::received_message> message;
     try {
-      message = wire::receive_message(socket, name, options.limits, true);
+      message = options.bind ? wire::receive_message(socket, name, options.limits, true)
+                             : wire::complete_message(socket, std::move(first), name,
+                                                      options.limits);
     } catch (const wire::wire_error& e) {
       if (!leaving) refuse(id, name, e.what());
-      return true;
+      return;
     }
-    if (!message) return options.bind;
-    if (leaving) return true;
+    if (!message || leaving) return;
     std::optional<wire::frame> decoded;
     try {
       decoded = wire::decode(message->header, message->payloads, name, options.limits);
     } catch (const wire::wire_error& e) {
-      refuse(id, name, e.what());
-      return true;
+      return refuse(id, name, e.what());
     }
-    if (const auto* reason = refused_peers.find(id)) {
-      refuse(id, name, *reason);
-      return true;
-    }
+    if (const auto* reason = refused_peers.find(id)) return refuse(id, name, *reason);
     if (it == peers.end())
       from_stranger(id, address, std::move(*decoded));
     else
       from_peer(id, it->second, std::move(*decoded));
-    return true;
   }
 
   // A frame from a connection that has not completed its hello: only a hello (or, to a
@@ -571,6 +619,14 @@ struct edge_channel::impl {
 
   // ---- timers ----
 
+  // A round's duties besides reading: the hello (a connecting channel), credit that lingers,
+  // heartbeats and silence.
+  void tend() {
+    if (!options.bind && !hello_sent) say_hello();
+    if (role == edge_role::receives_data) give_credit_back();
+    keep_alive();
+  }
+
   void keep_alive() {
     const auto now = clock::now();
     for (auto& [id, p] : peers) {
@@ -620,9 +676,9 @@ std::vector<packet_ptr> edge_channel::take(std::chrono::milliseconds wait) {
   std::unique_lock lock(c.mutex);
   for (;;) {
     if (!c.failure.empty()) c.throw_failure();
-    if (!c.read_to_empty) c.guarded([&] { c.settle(); });
-    if (!c.queue.empty() || !c.failure.empty() || clock::now() >= deadline) break;
-    c.wait_for_news(lock, deadline);
+    if (!c.queue.empty()) break;
+    c.guarded([&] { c.receive_waiting(lock, deadline); });
+    if (c.queue.empty() && c.failure.empty() && clock::now() >= deadline) break;
   }
   if (!c.failure.empty()) c.throw_failure();
   std::vector<packet_ptr> taken;

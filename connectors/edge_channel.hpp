@@ -76,9 +76,11 @@ class edge_channel {
   edge_channel(const edge_channel&) = delete;
   edge_channel& operator=(const edge_channel&) = delete;
 
-  // receives_data: every packet queued, in arrival order (each sender's in its order), waiting
-  // up to `wait` for the first; empty when none came. Their senders are credited for them (in
-  // batches of half the capacity, or when nothing is left queued).
+  // receives_data: the packets that came in, in arrival order (each sender's in its order):
+  // every one queued, or else the first to come within `wait` with any queued behind it; empty
+  // when none came. Waits inside ZeroMQ, as a blocking reader does, and sends heartbeats and
+  // lingering credit meanwhile. Their senders are credited for them (in batches of half the
+  // capacity, or when nothing is left queued).
   std::vector<packet_ptr> take(std::chrono::milliseconds wait);
   // receives_data: senders that ended with bye, and whether packets are still queued.
   std::size_t byes() const;

@@ -43,21 +43,6 @@ bool send_frame(void* socket, const buffer& frame, int flags, std::size_t index)
   }
 }
 
-// Receives one frame into a heap zmq_msg_t; nothing on EAGAIN.
-std::unique_ptr<zmq_msg_t> receive_frame(void* socket, int flags) {
-  auto message = std::make_unique<zmq_msg_t>();
-  zmq_msg_init(message.get());
-  for (;;) {
-    if (zmq_msg_recv(message.get(), socket, flags) >= 0) return message;
-    const int error = zmq_errno();
-    if (error == EINTR) continue;
-    zmq_msg_close(message.get());
-    if (error == EAGAIN) return nullptr;
-    errno = error;
-    zmq_failure("cannot receive");
-  }
-}
-
 // The frame's memory as a buffer; closing the zmq_msg_t is the buffer's release.
 buffer adopt_frame(std::unique_ptr<zmq_msg_t> message) {
   zmq_msg_t* owned = message.release();
@@ -112,10 +97,29 @@ bool send_message(void* socket, const encoded_message& message, bool dont_wait) 
   return true;
 }
 
+std::unique_ptr<zmq_msg_t> receive_frame(void* socket, int flags) {
+  auto message = std::make_unique<zmq_msg_t>();
+  zmq_msg_init(message.get());
+  for (;;) {
+    if (zmq_msg_recv(message.get(), socket, flags) >= 0) return message;
+    const int error = zmq_errno();
+    if (error == EINTR) continue;
+    zmq_msg_close(message.get());
+    if (error == EAGAIN) return nullptr;
+    errno = error;
+    zmq_failure("cannot receive");
+  }
+}
+
 std::optional<received_message> receive_message(void* socket, std::string_view peer,
                                                 const wire_limits& limits, bool dont_wait) {
   auto first = receive_frame(socket, dont_wait ? ZMQ_DONTWAIT : 0);
   if (!first) return std::nullopt;
+  return complete_message(socket, std::move(first), peer, limits);
+}
+
+received_message complete_message(void* socket, std::unique_ptr<zmq_msg_t> first,
+                                  std::string_view peer, const wire_limits& limits) {
   bool more = zmq_msg_more(first.get()) != 0;
   received_message out;
   out.header = adopt_frame(std::move(first));

@@ -10,6 +10,7 @@
 #include <zmq.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -77,5 +78,15 @@ struct received_message {
 std::optional<received_message> receive_message(void* socket, std::string_view peer,
                                                 const wire_limits& limits = {},
                                                 bool dont_wait = false);
+
+// The two halves of receive_message, for a caller that waits for the first frame differently
+// (edge_channel waits for it without its lock, then reads the rest under it).
+// One frame, owned by the caller (close it, or pass it on); nothing when none came within
+// ZMQ_RCVTIMEO (at once with ZMQ_DONTWAIT in `flags`). Throws wire_error on a socket failure.
+std::unique_ptr<zmq_msg_t> receive_frame(void* socket, int flags);
+// The message whose frame 0 is `first`: reads its remaining frames, which ZeroMQ delivers
+// together with the first, under receive_message's frame limit.
+received_message complete_message(void* socket, std::unique_ptr<zmq_msg_t> first,
+                                  std::string_view peer, const wire_limits& limits = {});
 
 }  // namespace loom::wire
