@@ -204,11 +204,13 @@ struct edge_channel::impl {
     if (fds[0].revents & POLLIN) read_to_empty = false;
   }
 
-  // The stage's thread in take(), under `lock`: receives the next message, waiting for it up to
-  // `until` (poll_interval at most) inside libzmq with the mutex released — one blocking poll()
-  // per wait, as a plain reader's — then reads what was queued behind it, when it was queued, and
-  // tends the timers. Meanwhile the channel's thread leaves the socket alone (stage_in_socket).
+  // The stage's thread in take(), under `lock`: tends the timers, then receives the next
+  // message, waiting for it up to `until` (poll_interval at most) inside libzmq with the mutex
+  // released — one blocking poll() per wait, as a plain reader's — and reads what was queued
+  // behind it, when it was queued. Meanwhile the channel's thread leaves the socket alone
+  // (stage_in_socket). The timers come first so that read_to_empty tells of the last read.
   void receive_waiting(std::unique_lock<std::mutex>& lock, clock::time_point until) {
+    if (!leaving) tend();
     const auto began = clock::now();
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - began);
     const int timeout = static_cast<int>(std::clamp<std::int64_t>(
@@ -236,7 +238,6 @@ struct edge_channel::impl {
       ++frames_read;
       if (clock::now() - began < queued_receive) receive_available();
     }
-    if (!leaving) tend();
   }
 
   // The process's log writer starts each line with security_banner() (the CLI's, the node's).
