@@ -211,6 +211,7 @@ struct edge_channel::impl {
   // (stage_in_socket). The timers come first so that read_to_empty tells of the last read.
   void receive_waiting(std::unique_lock<std::mutex>& lock, clock::time_point until) {
     if (!leaving) tend();
+    if (!failure.empty()) return;  // a peer fell silent: the caller throws without waiting
     const auto began = clock::now();
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - began);
     const int timeout = static_cast<int>(std::clamp<std::int64_t>(
