@@ -35,13 +35,16 @@ std::shared_ptr<loom::network> insecure_network() {
   return loom::shared_process_network();
 }
 
-// Heartbeats every 30 ms, silence after 300: a wait of a second without them fails the channel.
+// Heartbeats every 50 ms, silence after 600 (a stall of the test's threads on a loaded machine
+// stays well below it): a wait of two seconds without heartbeats fails the channel.
+constexpr auto silence = 600ms;
+
 edge_options options_for(const std::string& endpoint, bool bind) {
   edge_options o;
   o.endpoint = endpoint;
   o.bind = bind;
-  o.heartbeat = 30ms;
-  o.silence = 300ms;
+  o.heartbeat = 50ms;
+  o.silence = silence;
   return o;
 }
 
@@ -59,9 +62,9 @@ void push(edge_channel& out, const loom::packet& p) {
   while (!out.push(p, 50ms)) BOOST_REQUIRE(clock_type::now() < deadline);
 }
 
-// The receiver sits in take() for a second, three times its silence, while nothing is sent; the
-// sender's thread meanwhile only answers. Both ends must still hold each other for alive, and
-// the packet sent after that must arrive.
+// The receiver sits in take() for two seconds, over three times its silence, while nothing is
+// sent; the sender's thread meanwhile only answers. Both ends must still hold each other for
+// alive, and the packet sent after that must arrive.
 void a_waiting_receiver_stays_in_touch(bool receiver_binds) {
   auto net = insecure_network();
   const auto endpoint = ipc_endpoint();
@@ -74,7 +77,7 @@ void a_waiting_receiver_stays_in_touch(bool receiver_binds) {
   while (got.empty() && clock_type::now() < deadline) got = in.take(100ms);
   BOOST_REQUIRE_EQUAL(got.size(), 1u);
 
-  const auto quiet_until = clock_type::now() + 1s;
+  const auto quiet_until = clock_type::now() + 2s;
   while (clock_type::now() < quiet_until) {
     BOOST_TEST(in.take(100ms).empty());
     BOOST_REQUIRE_NO_THROW(out.check());
@@ -114,7 +117,7 @@ BOOST_AUTO_TEST_CASE(packets_that_came_in_meanwhile_are_taken_in_one_call) {
 }
 
 // The sender goes away without a bye while the receiver waits in take(): the wait ends with the
-// failure, naming the endpoint, within the silence bound and a round.
+// failure, naming the endpoint, within the silence bound and a second.
 BOOST_AUTO_TEST_CASE(a_waiting_receiver_hears_of_a_silent_sender_within_its_bound) {
   auto net = insecure_network();
   const auto endpoint = ipc_endpoint();
@@ -127,7 +130,7 @@ BOOST_AUTO_TEST_CASE(a_waiting_receiver_hears_of_a_silent_sender_within_its_boun
   }  // destroyed without leave(): the receiver hears nothing more
   const auto began = clock_type::now();
   std::string failure;
-  while (failure.empty() && clock_type::now() - began < 3s) {
+  while (failure.empty() && clock_type::now() - began < silence + 3s) {
     try {
       in.take(100ms);
     } catch (const std::exception& e) {
@@ -137,5 +140,5 @@ BOOST_AUTO_TEST_CASE(a_waiting_receiver_hears_of_a_silent_sender_within_its_boun
   const auto waited = clock_type::now() - began;
   BOOST_TEST(failure.find(endpoint) != std::string::npos, failure);
   BOOST_TEST(failure.find("silent") != std::string::npos, failure);
-  BOOST_TEST(waited < 300ms + 700ms, std::chrono::duration<double>(waited).count() << " s");
+  BOOST_TEST(waited < silence + 1s, std::chrono::duration<double>(waited).count() << " s");
 }
