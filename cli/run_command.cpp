@@ -123,7 +123,10 @@ int run_command(const graph_args& args, bool stats_json, bool progress,
       return exit_invalid;
     }
   } else {
-    if (secured) configure_network({*secured, "", graph->sha256});
+    // A graph run on its own is a deployment of one process: its zmq stages name no graph hash
+    // in their hellos, so that they meet other graphs and external clients (the hash guards the
+    // parts of one deployment against each other's stale runs, which a lone graph has not).
+    if (secured) configure_network({*secured, "", ""});
     result = run_graph(*graph, options);
   }
 

@@ -6,6 +6,7 @@
 #include <boost/property_tree/ptree.hpp>
 
 #include <fstream>
+#include <future>
 
 #include "process.hpp"
 
@@ -178,4 +179,46 @@ inputs.in = { from = "hop.out", capacity = 16 }
   auto produced = s.get<long>("stages.src.packets_out");
   BOOST_TEST(produced > 100);
   BOOST_TEST(s.get<long>("sinks.sink.packets") == produced);
+}
+
+// Two graphs, each run by its own `loom run`, joined by a zmq_sink → zmq_source edge: a
+// producing service and a consuming one. Neither is the other's deployment, so neither may
+// refuse the other for running a different graph file.
+BOOST_AUTO_TEST_CASE(two_graphs_run_apart_meet_over_a_zmq_edge) {
+  const auto endpoint = "ipc://" + (std::filesystem::temp_directory_path() /
+                                    ("loom-cli-edge-" + std::to_string(getpid()))).string();
+  auto consumer = write_graph("consumer", R"(
+[stages.in]
+type = "zmq_source"
+endpoint = ")" + endpoint + R"("
+senders = 1
+[stages.sink]
+type = "null_sink"
+inputs.in = "in.out"
+)");
+  auto producer = write_graph("producer", R"(
+[stages.src]
+type = "synthetic_source"
+count = 300
+shape = [64]
+dtype = "f32"
+[stages.out]
+type = "zmq_sink"
+endpoint = ")" + endpoint + R"("
+bind = false
+inputs.in = "src.out"
+)");
+  // A consumer that never hears a bye would wait for ever: timeout(1) ends it (exit 124).
+  auto consuming = std::async(std::launch::async, [&] {
+    return run_process({"/usr/bin/timeout", "30", loom_bin, "run", consumer, "--insecure",
+                        "--stats", "json"});
+  });
+  auto produced = run_loom({"run", producer, "--insecure", "--stats", "json"});
+  auto consumed = consuming.get();
+  BOOST_TEST_REQUIRE(produced.exit_code == 0, produced.err);
+  BOOST_TEST_REQUIRE(consumed.exit_code == 0, consumed.err);
+  BOOST_TEST(produced.err.find("refus") == std::string::npos, produced.err);
+  BOOST_TEST(stats_of(produced).get<int>("stages.out.packets_in") == 300);
+  BOOST_TEST(stats_of(consumed).get<int>("sinks.sink.packets") == 300);
+  BOOST_TEST(stats_of(consumed).get<long>("sinks.sink.bytes") == 300 * 64 * 4);
 }
