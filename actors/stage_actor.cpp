@@ -306,6 +306,10 @@ class stage_actor : public caf::event_based_actor {
       on_failure("unknown exception", 1);
     }
     busy_.end();
+    // The call is over with its inputs: let go of them now rather than when the next call's
+    // replace them, so that a received frame goes back to the allocator while it is still warm
+    // and the next one is received into the same memory.
+    ctx_->clear_inputs();
     report_.discarded += ctx_->take_dropped();
     if (!emitted.empty()) send_outputs(ticket, input_last);
     // A blocking stage's next call may wait for its peer (a zmq_source for the next packet):

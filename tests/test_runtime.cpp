@@ -3,6 +3,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <array>
 #include <condition_variable>
 #include <mutex>
 #include <random>
@@ -148,6 +149,35 @@ class arrival_signal final : public stage {
 
  private:
   std::shared_ptr<handoff> h_;
+};
+
+// A source whose first call emits one packet over a buffer that signals when it is freed, and
+// whose second call waits (up to 5 s) for that, then ends the stream.
+class release_waiting_source final : public stage {
+ public:
+  explicit release_waiting_source(std::shared_ptr<handoff> h) : h_(std::move(h)) {}
+  void process(stage_context& ctx) override {
+    if (!emitted_) {
+      auto bytes = std::make_shared<std::array<std::byte, 64>>();
+      auto memory = buffer::adopt(bytes->data(), bytes->size(), [h = h_, bytes] {
+        std::lock_guard lock(h->mutex);
+        h->arrived = true;
+        h->arrived_cv.notify_all();
+      });
+      packet p;
+      p.tensors.push_back({"data", tensor(dtype::u8, {64}, std::move(memory))});
+      ctx.emit("out", make_shared_packet(std::move(p)));
+      emitted_ = true;
+      return;
+    }
+    std::unique_lock lock(h_->mutex);
+    h_->waited_in_vain = !h_->arrived_cv.wait_for(lock, 5s, [&] { return h_->arrived; });
+    ctx.finish();
+  }
+
+ private:
+  std::shared_ptr<handoff> h_;
+  bool emitted_ = false;
 };
 
 // Which threads a blocking source and its consumer were called on.
@@ -296,6 +326,34 @@ inputs.in = "src.out"
   BOOST_TEST((r.result.status == run_result::outcome::completed));
   BOOST_TEST(h->arrived);
   BOOST_TEST(!h->waited_in_vain);  // the packet reached the sink while its source waited
+}
+
+// A consumer lets go of its inputs when its call returns, not when the next call's replace them:
+// a received frame goes back to its allocator (or its shared-memory slot to its sender) while
+// the stream waits, and a sink does not hold the last large tensor of a burst for as long as
+// the next one takes to come.
+BOOST_FIXTURE_TEST_CASE(a_consumer_lets_go_of_its_inputs_when_its_call_returns, fixture) {
+  auto h = std::make_shared<handoff>();
+  stage_spec source;
+  source.type = "release_waiting_source";
+  source.outputs = {{"out", "", {}}};
+  source.blocking = true;
+  source.make = [h] { return std::make_unique<release_waiting_source>(h); };
+  registry.add(source, "test");
+  for (const char* consumer : {"null_sink", "passthrough"}) {
+    h->arrived = h->waited_in_vain = false;
+    auto r = run(fmt::format(R"(
+[stages.src]
+type = "release_waiting_source"
+[stages.consumer]
+type = "{}"
+inputs.in = "src.out"
+{})", consumer, std::string(consumer) == "passthrough"
+                     ? "[stages.sink]\ntype = \"null_sink\"\ninputs.in = \"consumer.out\"\n"
+                     : ""));
+    BOOST_TEST((r.result.status == run_result::outcome::completed), consumer);
+    BOOST_TEST(!h->waited_in_vain, consumer);  // freed while its source waited
+  }
 }
 
 // Its thread mostly waits on a socket: a packet from it is handled there, without a worker's
