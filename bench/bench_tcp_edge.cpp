@@ -156,10 +156,14 @@ void report_arrivals() {
               ns_of(received.first), ns_of(received.last));
 }
 
+// Credits the receiving zmq_source (and edge_channel) grants its sender: packets in flight
+// (`--capacity`; zmq_source's own default unless given).
+std::uint32_t receiver_capacity = 16;
+
 // How long a sender may go on after the receiving process ended (it failed to start, say).
 constexpr auto sender_grace = std::chrono::seconds(10);
 
-// Runs this program again as `--receive SIDE ENDPOINT SIZE COUNT`; `send` sends meanwhile. If
+// Runs this program again as `--receive SIDE ENDPOINT SIZE COUNT CAPACITY`; `send` sends meanwhile. If
 // the receiving process ends and `send` has not returned `sender_grace` later, `give_up` is
 // called (once, from another thread) so that `send` stops waiting for a receiver that is gone.
 // Returns what the receiving process saw.
@@ -168,7 +172,8 @@ arrivals receive_in_other_process(const std::string& side, const std::string& en
                                   std::size_t size, int count, Send&& send, GiveUp&& give_up) {
   char self[PATH_MAX] = {};
   if (::readlink("/proc/self/exe", self, sizeof self - 1) <= 0) die("cannot find /proc/self/exe");
-  const auto command = fmt::format("'{}' --receive {} {} {} {}", self, side, endpoint, size, count);
+  const auto command = fmt::format("'{}' --receive {} {} {} {} {}", self, side, endpoint, size,
+                                   count, receiver_capacity);
   FILE* receiver = ::popen(command.c_str(), "r");
   if (!receiver) die("cannot start " + command);
   std::atomic<bool> sent{false};
@@ -277,10 +282,11 @@ version = 1
 type = "zmq_source"
 endpoint = "{}"
 senders = 1
+capacity = {}
 [stages.sink]
 type = "arrival_clock"
 inputs.in = "in.out"
-)", endpoint), "tcp_in.toml");
+)", endpoint, receiver_capacity), "tcp_in.toml");
 }
 
 // The receiving process of measure_loom.
@@ -325,6 +331,7 @@ void channel_receive(const std::string& endpoint) {
   configure_network({security::insecure(), "", ""});
   edge_options options;
   options.endpoint = endpoint;
+  options.capacity = receiver_capacity;
   edge_channel in(edge_role::receives_data, options, shared_process_network());
   for (;;) {
     const auto taken = in.take(std::chrono::milliseconds(50));
@@ -433,16 +440,20 @@ side and loom / raw for 1 KiB, 64 KiB and 1 MiB tensors; the target is loom / ra
   --channel      a third side per round: the edge_channel alone, without the runtimes
   --only SIDE    measure raw, loom or channel alone (for profilers; no ratio)
   --each-round   print every round's GB/s per side (odd rounds ran raw first, even ones last)
+  --capacity N   the receiving zmq_source's capacity: packets in flight (default 16, its default)
 
   build/bench/bench_tcp_edge
   build/bench/bench_tcp_edge --size 1048576 --rounds 20 --channel
+  build/bench/bench_tcp_edge --size 1024 --only loom --capacity 256
 )";
 
-// `--receive raw|loom|channel ENDPOINT SIZE COUNT`: the receiving process of one measurement.
+// `--receive raw|loom|channel ENDPOINT SIZE COUNT CAPACITY`: the receiving process of one
+// measurement.
 int receive_main(int argc, char** argv) {
-  if (argc != 6) die("--receive takes raw|loom|channel ENDPOINT SIZE COUNT");
+  if (argc != 7) die("--receive takes raw|loom|channel ENDPOINT SIZE COUNT CAPACITY");
   const std::string side = argv[2], endpoint = argv[3];
   const auto size = static_cast<std::size_t>(std::atol(argv[4]));
+  receiver_capacity = static_cast<std::uint32_t>(std::atol(argv[6]));
   if (side == "raw")
     raw_receive(endpoint, size, std::atoi(argv[5]));
   else if (side == "channel")
@@ -487,6 +498,8 @@ int main(int argc, char** argv) {
       only_size = static_cast<std::size_t>(std::max(1L, std::atol(value)));
     else if (flag == "--only")
       only_side = value;
+    else if (flag == "--capacity")
+      receiver_capacity = static_cast<std::uint32_t>(std::clamp(std::atol(value), 1L, 65536L));
     else
       die(fmt::format("unknown option {}; see --help", flag));
   }
@@ -496,8 +509,9 @@ int main(int argc, char** argv) {
 
   fmt::print("one graph edge over tcp loopback, insecure: GB/s of payload from the first arrival "
              "to the last\n(each span ≥ {} s; best of {} rounds, raw first and last in turn; loom / "
-             "raw: the median of the rounds' ratios, and their quartiles)\n\n",
-             min_seconds, rounds);
+             "raw: the median of the rounds' ratios, and their quartiles; zmq_source capacity "
+             "{})\n\n",
+             min_seconds, rounds, receiver_capacity);
   if (only_side.empty())
     fmt::print("{:>7} | {:>8} | {:>8} | {:>9} | {:>9} | {:>10} | {:>17} | {:>13} | {:>12}\n",
                "size", "raw msgs", "raw GB/s", "loom pkts", "loom GB/s", "loom pkt/s",

@@ -78,9 +78,11 @@ stage_spec zmq_source_spec() {
   spec.summary = "Receives packets from other loom processes or clients over ZeroMQ";
   spec.doc = R"(Receives the packets of a graph edge from another process or machine over ZeroMQ
 (connectors/wire.capnp; docs/connectors.md, "Data plane") and emits them on `out`. Each sender
-may have `capacity` packets in flight; credit goes back as packets move on. The stream ends after
-`senders` senders said bye (0: when the run is stopped). A sender silent for `silence_ms` fails
-the stage, naming the endpoint; give it `on_error = "fail"` so that the run ends with it.
+may have `capacity` packets in flight; credit goes back as packets move on, so small packets want
+a larger capacity (1 KiB: 256 moves about 2.5 times the packets of the default 16), at the price
+of up to capacity × packet size held per sender (docs/stages.md). The stream ends after `senders`
+senders said bye (0: when the run is stopped). A sender silent for `silence_ms` fails the stage,
+naming the endpoint; give it `on_error = "fail"` so that the run ends with it.
 Counters: wire_packets_received, wire_bytes_received, refused_frames, in_flight_peak (most
 packets one sender had unreturned), peers.
 
