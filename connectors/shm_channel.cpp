@@ -922,6 +922,7 @@ struct shm_receiver::state {
   bool ended = false;    // the sender finished its stream
   std::uint64_t received = 0;  // packets handed out
   std::string broken;    // why the channel stopped, after a protocol error
+  bool reset_seen = false;  // the dead sender's reset was read; what it sent is read next
   std::uint32_t ungranted = 0;  // packets handed out whose credit is not yet returned
   std::uint32_t grant_batch = 1;
 
@@ -986,6 +987,12 @@ struct shm_receiver::state {
       if (n < 0) {
         if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
         // A peer that died with our grants unread resets the connection instead of closing it.
+        // The reset is reported once, ahead of what the peer sent before it died: read on, so
+        // that those packets are delivered and the stream is cut short only where it ended.
+        if (errno == ECONNRESET && !reset_seen) {
+          reset_seen = true;
+          continue;
+        }
         if (errno == ECONNRESET) cut_short();
         fail("shm channel: reading from the sender failed: " + errno_text(errno));
       }

@@ -727,4 +727,40 @@ BOOST_AUTO_TEST_CASE(malformed_headers_are_refused) {
                   "larger than"));
 }
 
+// A sender that dies with the receiver's grants unread makes the kernel report a reset — and
+// report it ahead of the packets it had sent. Those packets are delivered; the stream is cut
+// short after them. (The receiver's first grant, sent as it is made, is what stays unread here;
+// in a crash it is whatever the sender's reader had not read yet.)
+BOOST_AUTO_TEST_CASE(what_a_dead_sender_sent_is_delivered_before_its_reset) {
+  auto [dying, theirs] = shm_socket::pair();
+  shm_receiver in(std::move(theirs));
+  shm_wire::packet_header h;
+  shm_wire::tensor_entry e;
+  e.name = "x";
+  e.type = static_cast<std::uint32_t>(dtype::u8);
+  e.shape = {16};
+  e.strides = {1};
+  e.size = 16;
+  h.tensors.push_back(e);
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    h.sequence = i;
+    send_raw(dying.fd(), h, std::vector<std::byte>(16, std::byte(i)), {});
+  }
+  dying = shm_socket();  // closed with the grant unread
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    auto p = in.receive_for(2s);
+    BOOST_REQUIRE(p.has_value());
+    BOOST_TEST(p->sequence == i);
+    BOOST_TEST(std::to_integer<std::uint64_t>(p->at("x").raw()[15]) == i);
+  }
+  std::string why;
+  try {
+    in.receive_for(2s);
+  } catch (const shm_channel_error& e) {
+    why = e.what();
+  }
+  BOOST_TEST(says(why, "without ending its stream, after 3 packets"));
+  BOOST_TEST(in.closed());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
