@@ -163,10 +163,10 @@ std::uint32_t receiver_capacity = 16;
 // How long a sender may go on after the receiving process ended (it failed to start, say).
 constexpr auto sender_grace = std::chrono::seconds(10);
 
-// Runs this program again as `--receive SIDE ENDPOINT SIZE COUNT CAPACITY`; `send` sends meanwhile. If
-// the receiving process ends and `send` has not returned `sender_grace` later, `give_up` is
-// called (once, from another thread) so that `send` stops waiting for a receiver that is gone.
-// Returns what the receiving process saw.
+// Runs this program again as `--receive SIDE ENDPOINT SIZE COUNT CAPACITY`; `send` sends
+// meanwhile. If the receiving process ends and `send` has not returned `sender_grace` later,
+// `give_up` is called (once, from another thread) so that `send` stops waiting for a receiver
+// that is gone. Returns what the receiving process saw.
 template <class Send, class GiveUp>
 arrivals receive_in_other_process(const std::string& side, const std::string& endpoint,
                                   std::size_t size, int count, Send&& send, GiveUp&& give_up) {

@@ -151,18 +151,27 @@ class arrival_signal final : public stage {
   std::shared_ptr<handoff> h_;
 };
 
-// A source whose first call emits one packet over a buffer that signals when it is freed, and
+// Whether the buffer of a release_waiting_source's packet was freed, and whether its source
+// waited for that in vain.
+struct release_note {
+  std::mutex mutex;
+  std::condition_variable freed_cv;
+  bool freed = false;
+  bool waited_in_vain = false;
+};
+
+// A source whose first call emits one packet over a buffer that says when it is freed, and
 // whose second call waits (up to 5 s) for that, then ends the stream.
 class release_waiting_source final : public stage {
  public:
-  explicit release_waiting_source(std::shared_ptr<handoff> h) : h_(std::move(h)) {}
+  explicit release_waiting_source(std::shared_ptr<release_note> n) : n_(std::move(n)) {}
   void process(stage_context& ctx) override {
     if (!emitted_) {
       auto bytes = std::make_shared<std::array<std::byte, 64>>();
-      auto memory = buffer::adopt(bytes->data(), bytes->size(), [h = h_, bytes] {
-        std::lock_guard lock(h->mutex);
-        h->arrived = true;
-        h->arrived_cv.notify_all();
+      auto memory = buffer::adopt(bytes->data(), bytes->size(), [n = n_, bytes] {
+        std::lock_guard lock(n->mutex);
+        n->freed = true;
+        n->freed_cv.notify_all();
       });
       packet p;
       p.tensors.push_back({"data", tensor(dtype::u8, {64}, std::move(memory))});
@@ -170,13 +179,13 @@ class release_waiting_source final : public stage {
       emitted_ = true;
       return;
     }
-    std::unique_lock lock(h_->mutex);
-    h_->waited_in_vain = !h_->arrived_cv.wait_for(lock, 5s, [&] { return h_->arrived; });
+    std::unique_lock lock(n_->mutex);
+    n_->waited_in_vain = !n_->freed_cv.wait_for(lock, 5s, [&] { return n_->freed; });
     ctx.finish();
   }
 
  private:
-  std::shared_ptr<handoff> h_;
+  std::shared_ptr<release_note> n_;
   bool emitted_ = false;
 };
 
@@ -333,15 +342,15 @@ inputs.in = "src.out"
 // the stream waits, and a sink does not hold the last large tensor of a burst for as long as
 // the next one takes to come.
 BOOST_FIXTURE_TEST_CASE(a_consumer_lets_go_of_its_inputs_when_its_call_returns, fixture) {
-  auto h = std::make_shared<handoff>();
+  auto note = std::make_shared<release_note>();
   stage_spec source;
   source.type = "release_waiting_source";
   source.outputs = {{"out", "", {}}};
   source.blocking = true;
-  source.make = [h] { return std::make_unique<release_waiting_source>(h); };
+  source.make = [note] { return std::make_unique<release_waiting_source>(note); };
   registry.add(source, "test");
   for (const char* consumer : {"null_sink", "passthrough"}) {
-    h->arrived = h->waited_in_vain = false;
+    note->freed = note->waited_in_vain = false;
     auto r = run(fmt::format(R"(
 [stages.src]
 type = "release_waiting_source"
@@ -352,7 +361,7 @@ inputs.in = "src.out"
                      ? "[stages.sink]\ntype = \"null_sink\"\ninputs.in = \"consumer.out\"\n"
                      : ""));
     BOOST_TEST((r.result.status == run_result::outcome::completed), consumer);
-    BOOST_TEST(!h->waited_in_vain, consumer);  // freed while its source waited
+    BOOST_TEST(!note->waited_in_vain, consumer);  // freed while its source waited
   }
 }
 
