@@ -614,6 +614,17 @@ shm_wire::tensor_entry shared_entry(const shared_region& region, std::uint64_t s
   return e;
 }
 
+// An inline tensor "x": `count` elements of `type`, declared as `size` bytes.
+shm_wire::tensor_entry inline_entry(dtype type, std::int64_t count, std::uint64_t size) {
+  shm_wire::tensor_entry e;
+  e.name = "x";
+  e.type = static_cast<std::uint32_t>(type);
+  e.shape = {count};
+  e.strides = {1};
+  e.size = size;
+  return e;
+}
+
 // Sends what `attack` writes to a fresh receiver and returns the error it reports; the receiver
 // must refuse the next call too, and nothing may crash.
 std::string refusal(const std::function<void(int)>& attack) {
@@ -691,13 +702,7 @@ BOOST_AUTO_TEST_CASE(fds_that_are_not_sealed_memfds_of_the_right_size_are_refuse
 
 BOOST_AUTO_TEST_CASE(malformed_headers_are_refused) {
   shm_wire::packet_header h;
-  shm_wire::tensor_entry e;
-  e.name = "x";
-  e.type = static_cast<std::uint32_t>(dtype::f32);
-  e.shape = {1000};
-  e.strides = {1};
-  e.size = 16;  // 1000 floats need 4000 bytes
-  h.tensors.push_back(e);
+  h.tensors.push_back(inline_entry(dtype::f32, 1000, 16));  // 1000 floats need 4000 bytes
   BOOST_TEST(says(refusal([&](int fd) { send_raw(fd, h, std::vector<std::byte>(16), {}); }),
                   "does not fit"));
 
@@ -735,13 +740,7 @@ BOOST_AUTO_TEST_CASE(what_a_dead_sender_sent_is_delivered_before_its_reset) {
   auto [dying, theirs] = shm_socket::pair();
   shm_receiver in(std::move(theirs));
   shm_wire::packet_header h;
-  shm_wire::tensor_entry e;
-  e.name = "x";
-  e.type = static_cast<std::uint32_t>(dtype::u8);
-  e.shape = {16};
-  e.strides = {1};
-  e.size = 16;
-  h.tensors.push_back(e);
+  h.tensors.push_back(inline_entry(dtype::u8, 16, 16));
   for (std::uint64_t i = 0; i < 3; ++i) {
     h.sequence = i;
     send_raw(dying.fd(), h, std::vector<std::byte>(16, std::byte(i)), {});
