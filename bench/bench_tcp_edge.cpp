@@ -23,6 +23,11 @@
 //         from the runtime's: an edge_channel that connects and pushes one shared tensor N times,
 //         and in the other process an edge_channel that binds and takes them (the conversation,
 //         credit and frames zmq_sink and zmq_source use, with no actors, stages or graph).
+//   shape (with --shape): raw ZeroMQ in the shape of loom's wire protocol and none of loom's
+//         code, to tell what the shape costs ZeroMQ from what loom's code costs: a DEALER sends
+//         a 152-byte header frame before each payload and holds CAPACITY credits, a ROUTER
+//         receives and sends a 40-byte credit frame back per CAPACITY / 2 messages, as
+//         zmq_source does (the sizes of loom's encoded header and credit frames).
 //
 // Each side picks its own N so that a measured span lasts at least `--seconds` (default 0.5): a
 // span that came out shorter is thrown away and measured again with more messages. Each size
@@ -37,8 +42,8 @@
 // loom's configure_network calls): the allocator's settings are the process's choice, not the
 // transport's.
 //
-//   build/bench/bench_tcp_edge [--rounds N] [--seconds S] [--size BYTES] [--channel]
-//                              [--only raw|loom|channel]
+//   build/bench/bench_tcp_edge [--rounds N] [--seconds S] [--size BYTES] [--channel] [--shape]
+//                              [--only raw|loom|channel|shape]
 //
 // --size runs one row (any size); --only measures one side, for profiling it (no ratio then).
 #include <limits.h>
@@ -203,13 +208,14 @@ arrivals receive_in_other_process(const std::string& side, const std::string& en
   return seen;
 }
 
-void raw_send(void* push, const std::vector<std::byte>& payload) {
+// Sends `payload` without copying it (no free function: it outlives the socket).
+void send_payload(void* socket, const std::vector<std::byte>& payload, const char* side) {
   zmq_msg_t message;
   zmq_msg_init_data(&message, const_cast<std::byte*>(payload.data()), payload.size(), nullptr,
                     nullptr);
-  if (zmq_msg_send(&message, push, 0) < 0)
-    die(std::string("raw: send failed (is the receiving process running?): ") +
-        zmq_strerror(zmq_errno()));
+  if (zmq_msg_send(&message, socket, 0) < 0)
+    die(fmt::format("{}: send failed (is the receiving process running?): {}", side,
+                    zmq_strerror(zmq_errno())));
 }
 
 // The receiving process of measure_raw: one untimed message, then `count` timed ones.
@@ -244,9 +250,84 @@ measurement measure_raw(std::size_t size, int count) {
   const auto seen = receive_in_other_process("raw", endpoint, size, count, [&] {
     if (zmq_connect(push, endpoint.c_str()) != 0)
       die("raw: cannot connect " + endpoint + ": " + zmq_strerror(zmq_errno()));
-    for (int i = 0; i <= count; ++i) raw_send(push, payload);
+    for (int i = 0; i <= count; ++i) send_payload(push, payload, "raw");
   }, [] {});  // its sends give up by themselves (ZMQ_SNDTIMEO)
   zmq_close(push);  // everything arrived: the receiving process said so
+  zmq_ctx_term(context);
+  return {count, seen.span(), 0, 0};
+}
+
+// The shape side's frames: as long as loom's encoded packet header (one 1-D tensor named
+// "data") and credit frame.
+constexpr std::size_t shape_header_bytes = 152;
+constexpr std::size_t shape_credit_bytes = 40;
+
+// Messages the shape side's receiver takes before it sends one credit frame back for them: half
+// the capacity, as edge_channel does.
+std::uint32_t shape_credit_batch() { return std::max<std::uint32_t>(1, receiver_capacity / 2); }
+
+// The receiving process of measure_shape: one untimed message, then `count` timed ones, each
+// routing identity, header and payload; a credit frame back per shape_credit_batch().
+void shape_receive(const std::string& endpoint, std::size_t size, int count) {
+  keep_freed_memory_for_frames();
+  void* context = zmq_ctx_new();
+  void* router = zmq_socket(context, ZMQ_ROUTER);
+  if (zmq_bind(router, endpoint.c_str()) != 0)
+    die("shape: cannot bind " + endpoint + ": " + zmq_strerror(zmq_errno()));
+  const std::vector<std::byte> credit(shape_credit_bytes);
+  std::uint32_t owed = 0;
+  for (int i = 0; i <= count; ++i) {
+    zmq_msg_t identity, header, payload;
+    zmq_msg_init(&identity);
+    zmq_msg_init(&header);
+    zmq_msg_init(&payload);
+    if (zmq_msg_recv(&identity, router, 0) < 0 || zmq_msg_recv(&header, router, 0) < 0 ||
+        zmq_msg_recv(&payload, router, 0) < 0 || zmq_msg_size(&payload) != size)
+      die("shape: receive failed");
+    zmq_msg_close(&header);
+    zmq_msg_close(&payload);
+    if (i > 0) received.note();
+    if (++owed < shape_credit_batch()) {
+      zmq_msg_close(&identity);
+      continue;
+    }
+    owed = 0;
+    if (zmq_msg_send(&identity, router, ZMQ_SNDMORE) < 0 ||
+        zmq_send(router, credit.data(), credit.size(), 0) < 0)
+      die(std::string("shape: cannot send credit: ") + zmq_strerror(zmq_errno()));
+  }
+  zmq_close(router);
+  zmq_ctx_term(context);
+}
+
+// `count` messages of a header and a `size`-byte payload from a DEALER to a ROUTER over tcp
+// loopback, credit-bound as a zmq_sink → zmq_source edge is, one socket per process.
+measurement measure_shape(std::size_t size, int count) {
+  const std::string endpoint = fmt::format("tcp://127.0.0.1:{}", free_port());
+  const std::vector<std::byte> payload(size, std::byte{0x5a});
+  const std::vector<std::byte> header(shape_header_bytes);
+  void* context = zmq_ctx_new();
+  void* dealer = zmq_socket(context, ZMQ_DEALER);
+  const int give_up_ms = 10000;  // a receiving process that failed to start: see measure_raw
+  zmq_setsockopt(dealer, ZMQ_SNDTIMEO, &give_up_ms, sizeof give_up_ms);
+  zmq_setsockopt(dealer, ZMQ_RCVTIMEO, &give_up_ms, sizeof give_up_ms);
+  const auto seen = receive_in_other_process("shape", endpoint, size, count, [&] {
+    if (zmq_connect(dealer, endpoint.c_str()) != 0)
+      die("shape: cannot connect " + endpoint + ": " + zmq_strerror(zmq_errno()));
+    std::uint32_t credits = receiver_capacity;
+    std::vector<std::byte> credit(shape_credit_bytes);
+    for (int i = 0; i <= count; ++i) {
+      for (; credits == 0; credits += shape_credit_batch())
+        if (zmq_recv(dealer, credit.data(), credit.size(), 0) < 0)
+          die(std::string("shape: no credit came back (is the receiving process running?): ") +
+              zmq_strerror(zmq_errno()));
+      if (zmq_send(dealer, header.data(), header.size(), ZMQ_SNDMORE) < 0)
+        die(std::string("shape: cannot send a header: ") + zmq_strerror(zmq_errno()));
+      send_payload(dealer, payload, "shape");
+      --credits;
+    }
+  }, [] {});  // its sends and receives give up by themselves (ZMQ_SNDTIMEO, ZMQ_RCVTIMEO)
+  zmq_close(dealer);
   zmq_ctx_term(context);
   return {count, seen.span(), 0, 0};
 }
@@ -438,19 +519,21 @@ side and loom / raw for 1 KiB, 64 KiB and 1 MiB tensors; the target is loom / ra
   --seconds S    the shortest measured span kept, per side and round (default 0.5)
   --size BYTES   one row of this size only
   --channel      a third side per round: the edge_channel alone, without the runtimes
-  --only SIDE    measure raw, loom or channel alone (for profilers; no ratio)
+  --shape        a fourth: raw ZeroMQ in loom's wire shape (DEALER -> ROUTER, a header frame per
+                 payload, credit frames back), none of loom's code
+  --only SIDE    measure raw, loom, channel or shape alone (for profilers; no ratio)
   --each-round   print every round's GB/s per side (odd rounds ran raw first, even ones last)
   --capacity N   the receiving zmq_source's capacity: packets in flight (default 16, its default)
 
   build/bench/bench_tcp_edge
-  build/bench/bench_tcp_edge --size 1048576 --rounds 20 --channel
+  build/bench/bench_tcp_edge --size 1048576 --rounds 20 --channel --shape
   build/bench/bench_tcp_edge --size 1024 --only loom --capacity 256
 )";
 
-// `--receive raw|loom|channel ENDPOINT SIZE COUNT CAPACITY`: the receiving process of one
+// `--receive raw|loom|channel|shape ENDPOINT SIZE COUNT CAPACITY`: the receiving process of one
 // measurement.
 int receive_main(int argc, char** argv) {
-  if (argc != 7) die("--receive takes raw|loom|channel ENDPOINT SIZE COUNT CAPACITY");
+  if (argc != 7) die("--receive takes raw|loom|channel|shape ENDPOINT SIZE COUNT CAPACITY");
   const std::string side = argv[2], endpoint = argv[3];
   const auto size = static_cast<std::size_t>(std::atol(argv[4]));
   receiver_capacity = static_cast<std::uint32_t>(std::atol(argv[6]));
@@ -458,6 +541,8 @@ int receive_main(int argc, char** argv) {
     raw_receive(endpoint, size, std::atoi(argv[5]));
   else if (side == "channel")
     channel_receive(endpoint);
+  else if (side == "shape")
+    shape_receive(endpoint, size, std::atoi(argv[5]));
   else
     loom_receive(endpoint);
   report_arrivals();
@@ -473,6 +558,7 @@ int main(int argc, char** argv) {
   std::size_t only_size = 0;
   std::string only_side;
   bool with_channel = false;
+  bool with_shape = false;
   bool each_round = false;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
@@ -482,6 +568,10 @@ int main(int argc, char** argv) {
     }
     if (flag == "--channel") {
       with_channel = true;
+      continue;
+    }
+    if (flag == "--shape") {
+      with_shape = true;
       continue;
     }
     if (flag == "--each-round") {
@@ -503,8 +593,9 @@ int main(int argc, char** argv) {
     else
       die(fmt::format("unknown option {}; see --help", flag));
   }
-  if (!only_side.empty() && only_side != "raw" && only_side != "loom" && only_side != "channel")
-    die("--only takes raw, loom or channel, not '" + only_side + "'");
+  if (!only_side.empty() && only_side != "raw" && only_side != "loom" &&
+      only_side != "channel" && only_side != "shape")
+    die("--only takes raw, loom, channel or shape, not '" + only_side + "'");
   configure_network({security::insecure(), "", ""});
 
   fmt::print("one graph edge over tcp loopback, insecure: GB/s of payload from the first arrival "
@@ -527,11 +618,14 @@ int main(int argc, char** argv) {
     side raw{"raw", measure_raw, raw_count};
     side loom{"loom", measure_loom, loom_count};
     side channel{"channel", measure_channel, loom_count};
+    side shape{"shape", measure_shape, raw_count};
+    const std::vector<side*> sides = {&raw, &loom, &channel, &shape};
     auto measures = [&](const std::string& name) {
-      return only_side.empty() ? name != "channel" || with_channel : only_side == name;
+      if (!only_side.empty()) return only_side == name;
+      return name == "channel" ? with_channel : name == "shape" ? with_shape : true;
     };
     for (int round = 0; round < rounds; ++round) {
-      std::vector<side*> order = {&raw, &loom, &channel};
+      auto order = sides;
       if (round % 2 == 1) std::reverse(order.begin(), order.end());
       for (side* s : order)
         if (measures(s->name)) s->run_round(size, min_seconds);
@@ -539,14 +633,15 @@ int main(int argc, char** argv) {
     if (each_round)
       for (int round = 0; round < rounds; ++round) {
         std::string line = fmt::format("{:>7} | round {:>2}:", size_name(size), round + 1);
-        for (const side* s : {&raw, &loom, &channel})
+        for (const side* s : sides)
           if (measures(s->name))
             line += fmt::format(" {} {:.3f}", s->name,
                                 s->per_round[round] * static_cast<double>(size) / 1e9);
         fmt::print("{}\n", line);
       }
     if (!only_side.empty()) {
-      const auto& measured = only_side == "raw" ? raw : only_side == "loom" ? loom : channel;
+      const side& measured =
+          **std::find_if(sides.begin(), sides.end(), [&](auto* s) { return measures(s->name); });
       fmt::print("{:>7} | {} {:.3f} GB/s, {:.0f} packets/s\n", size_name(size), only_side,
                  measured.packets_per_second() * static_cast<double>(size) / 1e9,
                  measured.packets_per_second());
@@ -565,6 +660,11 @@ int main(int argc, char** argv) {
       fmt::print("{:>7} | channel alone (no runtimes): {:.3f} GB/s, channel / raw {}\n", "",
                  channel.packets_per_second() * static_cast<double>(size) / 1e9,
                  ratio_summary(round_ratios(raw, channel)));
+    if (with_shape)
+      fmt::print("{:>7} | ZeroMQ in loom's wire shape (no loom code): {:.3f} GB/s, shape / raw "
+                 "{}\n",
+                 "", shape.packets_per_second() * static_cast<double>(size) / 1e9,
+                 ratio_summary(round_ratios(raw, shape)));
   }
   if (!only_side.empty() || only_size > 0) return 0;
   fmt::print("\nloom / raw at 1 MiB, the median of the rounds' ratios: {:.2f} (target ≥ 0.90: "

@@ -3,13 +3,14 @@
 # change to the edge: on a shared machine throughput swings by a third from run to run, the CPU
 # the stage threads spend per packet far less (docs/benchmarks.md, "One graph edge over TCP").
 #
-#   bench/tcp_edge_cpu.sh [--build DIR] [--runs N] [SIDE...]     # SIDE: raw, loom, channel
+#   bench/tcp_edge_cpu.sh [--build DIR] [--runs N] [SIDE...]     # SIDE: raw, loom, channel, shape
 #
 # Each run measures one side alone (`bench_tcp_edge --only SIDE`) and, one second into its span,
 # counts every thread's CPU for a second with `perf stat --per-thread` (Debian: linux-perf), in
 # the sending process and in the receiving one. The sides take turns, N runs each (default 8);
 # printed are the medians per side, in µs per packet: ZeroMQ's I/O threads and everything else
-# ("stage": loom's stage threads and workers, or raw ZeroMQ's reader), sending and receiving.
+# ("stage": loom's stage threads and workers, or the raw and shape sides' own threads), sending
+# and receiving.
 set -euo pipefail
 
 build=build
@@ -20,7 +21,7 @@ while (($#)); do
     --build) build=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
     -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    raw | loom | channel) sides+=("$1"); shift ;;
+    raw | loom | channel | shape) sides+=("$1"); shift ;;
     *) echo "tcp_edge_cpu.sh: unknown argument '$1'; see --help" >&2; exit 2 ;;
   esac
 done
