@@ -214,7 +214,8 @@ buffer encode(const message& m) {
   std::visit(writer{builder.initRoot<schema::Control>()}, m);
   auto words = std::make_shared<kj::Array<capnp::word>>(capnp::messageToFlatArray(builder));
   auto* data = reinterpret_cast<std::byte*>(words->begin());
-  return buffer::adopt(data, words->size() * sizeof(capnp::word), [words] {});
+  const auto size = words->size() * sizeof(capnp::word);
+  return buffer::adopt(std::move(words), data, size);
 }
 
 message decode(const buffer& frame, std::string_view peer) {

@@ -221,7 +221,7 @@ struct edge_channel::impl {
         throw_zmq("cannot set the receive timeout of");
       receive_timeout_ms = timeout;
     }
-    std::unique_ptr<zmq_msg_t> first;
+    std::optional<wire::frame_message> first;
     std::exception_ptr failed;
     stage_in_socket = true;
     lock.unlock();
@@ -235,7 +235,7 @@ struct edge_channel::impl {
     if (failed) std::rethrow_exception(failed);
     read_to_empty = !first;  // a receive that timed out left ZMQ_FD armed, as an empty read does
     if (first) {
-      handle_message(std::move(first));
+      handle_message(*first);
       ++frames_read;
       if (clock::now() - began < queued_receive) receive_available();
     }
@@ -348,25 +348,24 @@ struct edge_channel::impl {
   bool read_one() {
     auto first = wire::receive_frame(socket, ZMQ_DONTWAIT);
     if (!first) return false;
-    handle_message(std::move(first));
+    handle_message(*first);
     return true;
   }
 
   // The message whose first frame came in: for a binding channel its sender's routing identity,
-  // for a connecting one its header.
-  void handle_message(std::unique_ptr<zmq_msg_t> first) {
+  // for a connecting one its header (taken over from `first`).
+  void handle_message(wire::frame_message& first) {
     std::string id;
     std::string address;
     auto it = peers.end();
     bool more = true;  // a routing identity with nothing after it is an empty message
     if (options.bind) {
-      id.assign(static_cast<const char*>(zmq_msg_data(first.get())), zmq_msg_size(first.get()));
+      id.assign(reinterpret_cast<const char*>(first.data()), first.size());
       it = peers.find(id);
       // A known peer has its name already; only a stranger's address is looked up, to name it.
       if (it == peers.end())
         if (const char* a = zmq_msg_gets(first.get(), "Peer-Address")) address = a;
-      more = zmq_msg_more(first.get()) != 0;
-      zmq_msg_close(first.get());
+      more = first.more();
     } else {
       it = peers.find(id);
     }

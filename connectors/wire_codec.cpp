@@ -139,7 +139,8 @@ class frame_builder : private frame_space, public capnp::MallocMessageBuilder {
 buffer flatten(capnp::MessageBuilder& builder) {
   auto words = std::make_shared<kj::Array<capnp::word>>(capnp::messageToFlatArray(builder));
   auto* data = reinterpret_cast<std::byte*>(words->begin());
-  return buffer::adopt(data, words->size() * sizeof(capnp::word), [words] {});
+  const auto size = words->size() * sizeof(capnp::word);
+  return buffer::adopt(std::move(words), data, size);
 }
 
 // A dense copy of a tensor whose strides skip or reorder memory: the wire carries dense

@@ -43,14 +43,12 @@ bool send_frame(void* socket, const buffer& frame, int flags, std::size_t index)
   }
 }
 
-// The frame's memory as a buffer; closing the zmq_msg_t is the buffer's release.
-buffer adopt_frame(std::unique_ptr<zmq_msg_t> message) {
-  zmq_msg_t* owned = message.release();
-  return buffer::adopt(static_cast<std::byte*>(zmq_msg_data(owned)), zmq_msg_size(owned),
-                       [owned] {
-                         zmq_msg_close(owned);
-                         delete owned;
-                       });
+// The frame's memory as a buffer; closing the frame is the buffer's release.
+buffer adopt_frame(frame_message&& frame) {
+  auto owned = std::make_shared<frame_message>(std::move(frame));
+  auto* data = owned->data();  // after the move: a small frame's bytes moved with it
+  const auto size = owned->size();
+  return buffer::adopt(std::move(owned), data, size);
 }
 
 }  // namespace
@@ -97,15 +95,13 @@ bool send_message(void* socket, const encoded_message& message, bool dont_wait) 
   return true;
 }
 
-std::unique_ptr<zmq_msg_t> receive_frame(void* socket, int flags) {
-  auto message = std::make_unique<zmq_msg_t>();
-  zmq_msg_init(message.get());
+std::optional<frame_message> receive_frame(void* socket, int flags) {
+  std::optional<frame_message> frame(std::in_place);
   for (;;) {
-    if (zmq_msg_recv(message.get(), socket, flags) >= 0) return message;
+    if (zmq_msg_recv(frame->get(), socket, flags) >= 0) return frame;
     const int error = zmq_errno();
     if (error == EINTR) continue;
-    zmq_msg_close(message.get());
-    if (error == EAGAIN) return nullptr;
+    if (error == EAGAIN) return std::nullopt;
     errno = error;
     zmq_failure("cannot receive");
   }
@@ -115,12 +111,12 @@ std::optional<received_message> receive_message(void* socket, std::string_view p
                                                 const wire_limits& limits, bool dont_wait) {
   auto first = receive_frame(socket, dont_wait ? ZMQ_DONTWAIT : 0);
   if (!first) return std::nullopt;
-  return complete_message(socket, std::move(first), peer, limits);
+  return complete_message(socket, std::move(*first), peer, limits);
 }
 
-received_message complete_message(void* socket, std::unique_ptr<zmq_msg_t> first,
-                                  std::string_view peer, const wire_limits& limits) {
-  bool more = zmq_msg_more(first.get()) != 0;
+received_message complete_message(void* socket, frame_message&& first, std::string_view peer,
+                                  const wire_limits& limits) {
+  bool more = first.more();
   received_message out;
   out.header = adopt_frame(std::move(first));
   std::size_t frames = 1;
@@ -130,12 +126,11 @@ received_message complete_message(void* socket, std::unique_ptr<zmq_msg_t> first
       throw wire_error(fmt::format("wire: message from {} ended after {} frames without its "
                                    "last frame",
                                    peer, frames));
-    more = zmq_msg_more(next.get()) != 0;
+    more = next->more();
     ++frames;
+    // A frame past the limit is closed as `next` goes.
     if (out.payloads.size() < limits.max_tensors)
-      out.payloads.push_back(adopt_frame(std::move(next)));
-    else
-      zmq_msg_close(next.get());
+      out.payloads.push_back(adopt_frame(std::move(*next)));
   }
   if (frames > limits.max_tensors + 1)
     throw wire_error(fmt::format(

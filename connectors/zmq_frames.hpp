@@ -3,7 +3,8 @@
 // buffer's memory; a heap copy of the buffer (one more reference, not more bytes) rides along as
 // the free function's hint, so the memory stays alive until ZeroMQ has written it — even after
 // every loom reference is gone — and is released from ZeroMQ's thread when it is done. A received
-// frame stays in its zmq_msg_t, moved to the heap and closed when the last buffer view of it goes.
+// frame stays in its zmq_msg_t, moved to the heap (one allocation with its reference count) and
+// closed when the last buffer view of it goes.
 // Internal to connectors/: it includes <zmq.h>.
 #pragma once
 
@@ -64,7 +65,34 @@ void apply_settings(void* socket, const socket_settings& settings, socket_role r
 // ZMQ_SNDTIMEO (or at once with `dont_wait`); throws wire_error on any other failure.
 bool send_message(void* socket, const encoded_message& message, bool dont_wait = false);
 
-// One multipart message as received: frame 0, then the rest, each buffer owning its zmq_msg_t.
+// One received frame, closed when it goes away unless it was moved on (into a buffer, by
+// complete_message). It lives where its owner puts it: a frame read only to be looked at costs
+// no allocation.
+class frame_message {
+ public:
+  frame_message() { zmq_msg_init(&message_); }
+  frame_message(frame_message&& other) noexcept : frame_message() {
+    zmq_msg_move(&message_, &other.message_);
+  }
+  frame_message& operator=(frame_message&& other) noexcept {
+    zmq_msg_move(&message_, &other.message_);  // closes what this one held
+    return *this;
+  }
+  frame_message(const frame_message&) = delete;
+  frame_message& operator=(const frame_message&) = delete;
+  ~frame_message() { zmq_msg_close(&message_); }
+
+  zmq_msg_t* get() { return &message_; }
+  // The frame's bytes. A small frame keeps them inside the zmq_msg_t, so they move with it.
+  std::byte* data() { return static_cast<std::byte*>(zmq_msg_data(&message_)); }
+  std::size_t size() const { return zmq_msg_size(&message_); }
+  bool more() const { return zmq_msg_more(&message_) != 0; }
+
+ private:
+  zmq_msg_t message_;
+};
+
+// One multipart message as received: frame 0, then the rest, each buffer owning its frame.
 struct received_message {
   buffer header;
   std::vector<buffer> payloads;
@@ -81,12 +109,13 @@ std::optional<received_message> receive_message(void* socket, std::string_view p
 
 // The two halves of receive_message, for a caller that waits for the first frame differently
 // (edge_channel waits for it without its lock, then reads the rest under it).
-// One frame, owned by the caller (close it, or pass it on); nothing when none came within
-// ZMQ_RCVTIMEO (at once with ZMQ_DONTWAIT in `flags`). Throws wire_error on a socket failure.
-std::unique_ptr<zmq_msg_t> receive_frame(void* socket, int flags);
+// One frame; nothing when none came within ZMQ_RCVTIMEO (at once with ZMQ_DONTWAIT in `flags`).
+// Throws wire_error on a socket failure.
+std::optional<frame_message> receive_frame(void* socket, int flags);
 // The message whose frame 0 is `first`: reads its remaining frames, which ZeroMQ delivers
-// together with the first, under receive_message's frame limit.
-received_message complete_message(void* socket, std::unique_ptr<zmq_msg_t> first,
-                                  std::string_view peer, const wire_limits& limits = {});
+// together with the first, under receive_message's frame limit. Takes `first` over (by
+// reference: each move of a frame is two calls into libzmq, and this is every packet's path).
+received_message complete_message(void* socket, frame_message&& first, std::string_view peer,
+                                  const wire_limits& limits = {});
 
 }  // namespace loom::wire

@@ -191,6 +191,10 @@ buffer buffer::adopt(std::byte* data, std::size_t size, std::function<void()> re
   return buffer(std::move(owner), data, size);
 }
 
+buffer buffer::adopt(std::shared_ptr<void> owner, std::byte* data, std::size_t size) {
+  return buffer(std::move(owner), data, size);
+}
+
 buffer buffer::share(std::size_t offset, std::size_t size) const {
   if (offset > size_ || size > size_ - offset)
     throw std::out_of_range(fmt::format("buffer view [{}, {}) is outside a buffer of {} bytes",

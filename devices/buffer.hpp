@@ -39,6 +39,10 @@ class buffer {
 
   // Wraps memory owned elsewhere; `release` runs once, when the last view is gone.
   static buffer adopt(std::byte* data, std::size_t size, std::function<void()> release);
+  // Wraps memory that `owner` keeps alive: the views share `owner`'s ownership, and the memory
+  // goes when the last of them and of `owner`'s other holders is gone. No allocation of its own
+  // (an object made with std::make_shared holds its memory and its count in one).
+  static buffer adopt(std::shared_ptr<void> owner, std::byte* data, std::size_t size);
 
   // A view of [offset, offset + size) sharing ownership; throws std::out_of_range past the end.
   buffer share(std::size_t offset, std::size_t size) const;

@@ -1,6 +1,9 @@
 // Buffers share memory through views; tensors describe it without copying.
 #include <boost/test/unit_test.hpp>
 
+#include <memory>
+#include <vector>
+
 #include "devices/tensor.hpp"
 #include "stages/packet.hpp"
 
@@ -23,6 +26,21 @@ BOOST_AUTO_TEST_CASE(views_share_memory_and_keep_it_alive) {
   BOOST_TEST(!released);
   view = buffer();
   BOOST_TEST(released);
+}
+
+BOOST_AUTO_TEST_CASE(a_buffer_adopted_with_its_owner_keeps_the_owner_alive) {
+  auto owner = std::make_shared<std::vector<std::byte>>(32);
+  std::weak_ptr<std::vector<std::byte>> watch = owner;
+  auto whole = buffer::adopt(owner, owner->data(), owner->size());
+  owner.reset();
+  auto view = whole.share(8, 4);
+  BOOST_TEST(view.data() == whole.data() + 8);
+  BOOST_TEST(view.same_memory(whole));
+  BOOST_TEST(whole.use_count() == 2);
+  whole = buffer();
+  BOOST_TEST(!watch.expired());
+  view = buffer();
+  BOOST_TEST(watch.expired());
 }
 
 BOOST_AUTO_TEST_CASE(views_past_the_end_are_refused) {
