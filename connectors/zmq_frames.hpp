@@ -75,7 +75,7 @@ class frame_message {
     zmq_msg_move(&message_, &other.message_);
   }
   frame_message& operator=(frame_message&& other) noexcept {
-    zmq_msg_move(&message_, &other.message_);  // closes what this one held
+    if (this != &other) zmq_msg_move(&message_, &other.message_);  // closes what this one held
     return *this;
   }
   frame_message(const frame_message&) = delete;

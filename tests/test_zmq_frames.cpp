@@ -177,6 +177,25 @@ BOOST_AUTO_TEST_CASE(tcp_round_trip_copies_only_misaligned_payloads) {
                              << " payload bytes arrived misaligned and were copied");
 }
 
+BOOST_AUTO_TEST_CASE(a_received_frame_keeps_its_bytes_when_it_moves) {
+  socket_pair sockets(ZMQ_PUSH, ZMQ_PULL, "tcp");
+  // Small enough that ZeroMQ keeps the bytes inside the zmq_msg_t itself: they move with it.
+  send_raw(sockets.sender, {"tiny", "a frame too long to fit inside its own zmq_msg_t"});
+  auto first = lw::receive_frame(sockets.receiver, 0);
+  BOOST_TEST_REQUIRE(first.has_value());
+  lw::frame_message moved(std::move(*first));
+  BOOST_TEST(first->size() == 0u);  // what a frame leaves behind when it moves is empty
+  BOOST_TEST(moved.more());
+  BOOST_TEST(std::string(reinterpret_cast<const char*>(moved.data()), moved.size()) == "tiny");
+  auto rest = lw::complete_message(sockets.receiver, std::move(moved), sockets.endpoint);
+  BOOST_TEST(std::string(reinterpret_cast<const char*>(rest.header.data()), rest.header.size()) ==
+             "tiny");
+  BOOST_TEST_REQUIRE(rest.payloads.size() == 1u);
+  BOOST_TEST(std::string(reinterpret_cast<const char*>(rest.payloads[0].data()),
+                         rest.payloads[0].size()) ==
+             "a frame too long to fit inside its own zmq_msg_t");
+}
+
 BOOST_AUTO_TEST_CASE(too_many_frames_are_refused_and_the_socket_stays_usable) {
   socket_pair sockets(ZMQ_PAIR, ZMQ_PAIR, "inproc");
   lw::wire_limits limits;
