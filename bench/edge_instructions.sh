@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Instructions per packet on one end of a zmq_sink → zmq_source edge, counted by valgrind's
-# callgrind: the one figure of the per-packet path that does not move from run to run, for
+# callgrind: the figure of the per-packet path that barely moves from run to run (±2 %), for
 # judging a small change to it (throughput and CPU time on a shared machine move by more than
 # such a change saves; docs/benchmarks.md, "One graph edge over TCP").
 #
