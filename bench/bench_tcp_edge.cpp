@@ -627,6 +627,8 @@ int main(int argc, char** argv) {
   if (!only_side.empty() && only_side != "raw" && only_side != "loom" &&
       only_side != "channel" && only_side != "shape")
     die("--only takes raw, loom, channel or shape, not '" + only_side + "'");
+  if (control && !only_side.empty())
+    die("--control compares raw with raw; it does not go with --only");
   configure_network({security::insecure(), "", ""});
 
   fmt::print("one graph edge over tcp loopback, insecure: GB/s of payload from the first arrival "
@@ -634,7 +636,6 @@ int main(int argc, char** argv) {
              "raw: the median of the rounds' ratios, and their quartiles; zmq_source capacity "
              "{})\n\n",
              min_seconds, rounds, receiver_capacity);
-  if (control && !only_side.empty()) die("--control and --only do not go together");
   if (only_side.empty() && !control)
     fmt::print("{:>7} | {:>8} | {:>8} | {:>9} | {:>9} | {:>10} | {:>17} | {:>13} | {:>12}\n",
                "size", "raw msgs", "raw GB/s", "loom pkts", "loom GB/s", "loom pkt/s",
