@@ -504,14 +504,21 @@ frame decode(const buffer& header, std::span<const buffer> payloads, std::string
                 limit_fix("max_tensors"));
 
   // Cap'n Proto reads words in place, so they must be 8-byte aligned; a header that is not gets
-  // copied (headers are small: this is not a payload copy).
+  // copied (headers are small: this is not a payload copy). ZeroMQ hands out received frames at
+  // any offset of its receive buffer, so this is most packets' path: a header of the usual size
+  // is copied onto the stack, a larger one to the heap.
   const std::size_t words = size / sizeof(capnp::word);
   const auto* data = header.data();
-  kj::Array<capnp::word> aligned;
+  std::array<capnp::word, 128> on_stack;  // 1 KiB: a packet header of a dozen tensors
+  kj::Array<capnp::word> on_heap;
   if (reinterpret_cast<std::uintptr_t>(data) % alignof(capnp::word) != 0) {
-    aligned = kj::heapArray<capnp::word>(words);
-    std::memcpy(aligned.begin(), data, size);
-    data = reinterpret_cast<const std::byte*>(aligned.begin());
+    capnp::word* aligned = on_stack.data();
+    if (words > on_stack.size()) {
+      on_heap = kj::heapArray<capnp::word>(words);
+      aligned = on_heap.begin();
+    }
+    std::memcpy(aligned, data, size);
+    data = reinterpret_cast<const std::byte*>(aligned);
   }
   check_segment_table(data, words, errors, limits);
 

@@ -175,6 +175,25 @@ BOOST_AUTO_TEST_CASE(headers_beyond_one_segment_round_trip) {
   check_same_packet(p, got->value);
 }
 
+// A misaligned header is read from an aligned copy: on the stack up to 1 KiB, on the heap beyond.
+BOOST_AUTO_TEST_CASE(misaligned_headers_of_any_size_decode) {
+  packet small;
+  small.set("x", patterned(dtype::f32, {4}, 5));
+  auto big = sample_packet();
+  big.metadata.emplace_back("caption", std::string(3000, 'c'));
+  for (const auto* p : {&small, &big}) {
+    auto message = lw::encode_packet(*p, 5);
+    BOOST_TEST((message.header.size() < 1024) == (p == &small));
+    for (std::size_t misalign : {1u, 4u, 7u}) {
+      auto decoded =
+          lw::decode(copy_at(message.header, misalign), copied(message.payloads), "inproc://test");
+      auto* got = std::get_if<lw::packet_frame>(&decoded);
+      BOOST_TEST_REQUIRE(got != nullptr);
+      check_same_packet(*p, got->value);
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(decoded_tensors_keep_the_frames_alive) {
   packet p;
   p.set("x", patterned(dtype::f32, {64}, 3));
