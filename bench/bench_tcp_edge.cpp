@@ -494,7 +494,9 @@ double median(const std::vector<double>& values) { return quantile(values, 0.5);
 // Where the median of the distribution the rounds were drawn from lies, with at least 95 %
 // confidence and no assumption about its shape: between the k-th smallest and the k-th largest
 // round, for the largest k with P(Binomial(n, 1/2) < k) ≤ 2.5 % (24 rounds: the 7th and the
-// 18th, 97.7 %). Too few rounds for any such k: the whole range.
+// 18th, 97.7 %). Too few rounds for any such k: the whole range. It assumes the rounds are
+// independent draws; on a machine whose state drifts over minutes they are not quite, and the
+// median of one invocation strays further than this (`--control` shows by how much).
 std::pair<double, double> median_interval(std::vector<double> values) {
   std::sort(values.begin(), values.end());
   const std::size_t n = values.size();
